@@ -1,0 +1,90 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import event
+
+from aloft import __version__
+from aloft.config import Settings
+from aloft.extensions import api, db, migrate
+from aloft.migrations import MIGRATIONS_DIR
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
+    """Build the Aloft WSGI app.
+
+    ``config`` is a :class:`Settings`, a mapping of ``ALOFT_*`` variables that replaces
+    the process environment, or None to read the environment (and an optional ``.env``).
+    Raises :class:`aloft.config.ConfigError` when a setting is unusable.
+    """
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        settings = Settings.from_env(config, dotenv=".env" if config is None else None)
+    settings = settings.with_secret_key()
+
+    app = Flask("aloft")
+    app.config.update(_flask_config(settings))
+    app.extensions["aloft.settings"] = settings
+    logging.getLogger("aloft").setLevel(settings.log_level.upper())
+
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    return app
+
+
+def _flask_config(settings: Settings) -> dict[str, Any]:
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    if settings.database_url.startswith("sqlite"):
+        # Web workers and the engine share the file: wait for a lock instead of failing.
+        engine_options["connect_args"] = {"timeout": 30}
+    return {
+        "SECRET_KEY": settings.secret_key,
+        "SQLALCHEMY_DATABASE_URI": settings.database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "MAX_CONTENT_LENGTH": MAX_BODY_BYTES,
+        "JSON_SORT_KEYS": False,
+        "API_TITLE": "Aloft",
+        "API_VERSION": __version__,
+        "OPENAPI_VERSION": "3.1.0",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+    }
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        with app.app_context():
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
+    api.init_app(app)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets the API read while the engine writes; foreign keys make deletes cascade.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def register_blueprints(app: Flask) -> None:
+    from aloft.api.health import blp as health
+
+    api.register_blueprint(health, url_prefix="/api/v1")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from aloft.api.errors import register
+
+    register(app)

@@ -1,0 +1,269 @@
+"""The ``aloft`` command: start everything, manage keys, migrate the database."""
+
+from __future__ import annotations
+
+import errno
+import socket
+import urllib.request
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, routes_command, shell_command
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from aloft import __version__
+from aloft.bootstrap import bootstrap
+from aloft.config import ConfigError, Settings
+from aloft.extensions import db
+from aloft.keys import SCOPES, InvalidScope, new_key
+from aloft.models import ApiKey, Organization, utcnow
+from aloft.preflight import database_error, redis_error, schema_error
+from aloft.supervisor import Child, Supervisor, python_module
+from aloft.times import isoformat_z
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def load_app() -> Flask:
+    from aloft.app import create_app
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+cli = FlaskGroup(
+    name="aloft",
+    help="Aloft: self-hosted uptime monitoring.",
+    create_app=load_app,
+    add_default_commands=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+    add_version_option=False,
+)
+# FlaskGroup adds --app and --debug to every group; Aloft always builds its own app.
+cli.params = [param for param in cli.params if param.name not in ("app", "debug")]
+cli = click.version_option(__version__, prog_name="aloft", message="%(prog)s %(version)s")(cli)
+cli.add_command(shell_command)
+cli.add_command(routes_command)
+
+
+def settings() -> Settings:
+    return current_app.extensions["aloft.settings"]
+
+
+def require_services(*, schema: bool) -> None:
+    """Fail with one line naming the setting when the database or Redis does not answer."""
+    config = settings()
+    problem = database_error(db.engine)
+    if problem is not None:
+        raise click.ClickException(
+            f"ALOFT_DATABASE_URL: cannot connect to {config.database_url_for_display}: {problem}"
+        )
+    if config.redis_url is not None and (problem := redis_error(config.redis_url)) is not None:
+        raise click.ClickException(f"ALOFT_REDIS_URL: cannot connect to {config.redis_url}: {problem}")
+    if schema and (problem := schema_error(db.engine)) is not None:
+        raise click.ClickException(problem[0].upper() + problem[1:])
+
+
+def needs_database(command: F) -> F:
+    """Check the database and its schema before the command touches it."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        require_services(schema=True)
+        return command(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@cli.command("up")
+@click.option("--host", help="Address to bind (default: ALOFT_HOST or 127.0.0.1).")
+@click.option("--port", type=click.IntRange(1, 65535), help="Port to bind (default: ALOFT_PORT or 8000).")
+@click.option("--workers", type=click.IntRange(1, 64), help="Web worker processes (default: ALOFT_WEB_WORKERS or 2).")
+def up_command(host: str | None, port: int | None, workers: int | None) -> None:
+    """Migrate the database, create the first admin key once, and serve Aloft.
+
+    Runs everything this machine needs under one supervisor; Ctrl-C stops it all.
+    """
+    config = settings()
+    host = host or config.host
+    port = port or config.port
+    require_services(schema=False)
+    _require_free_port(host, port)
+
+    click.echo(f"Database: {config.database_url_for_display}")
+    click.echo("Mode: " + ("embedded (no Redis)" if config.embedded else f"distributed (Redis at {config.redis_url})"))
+    click.echo("Applying database migrations…")
+    upgrade()
+    token = bootstrap(config)
+    if token is not None:
+        click.echo(f"Created organization {config.org_name!r} and admin user {config.admin_email}.")
+        click.echo("Admin API key (shown once; store it now):")
+        click.echo(f"  {token}")
+
+    base = f"http://{_url_host(host)}:{port}"
+    web = Child(
+        "web server",
+        python_module(
+            "gunicorn",
+            "--bind",
+            f"{_bind_host(host)}:{port}",
+            "--workers",
+            str(workers or config.web_workers),
+            "--access-logfile",
+            "-",
+            "--graceful-timeout",
+            "10",
+            "aloft.app:create_app()",
+        ),
+    )
+    db.session.remove()
+    db.engine.dispose()
+    supervisor = Supervisor([web], echo=click.echo)
+    code = supervisor.run(
+        ready=lambda: _answers(f"{base}/api/v1/health"),
+        on_ready=lambda: click.echo(f"Aloft is up at {base} (API docs: {base}/api/v1/docs). Press Ctrl-C to stop."),
+    )
+    if code:
+        raise SystemExit(code)
+
+
+def _bind_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def _url_host(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "") else _bind_host(host)
+
+
+def _require_free_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise click.ClickException(
+                    f"ALOFT_PORT: port {port} on {host} is already in use; choose another with --port"
+                ) from None
+            raise click.ClickException(f"ALOFT_HOST: cannot bind {host}:{port}: {exc.strerror}") from None
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@cli.group("keys")
+def keys_group() -> None:
+    """Create, list and revoke API keys."""
+
+
+@keys_group.command("create")
+@click.argument("name")
+@click.option("--org", "org_slug", help="Organization slug (needed when there are several).")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help=f"Grant only this scope; repeat for several. Default: all ({', '.join(SCOPES)}).",
+)
+@click.option("--expires-in", type=click.IntRange(1, 3650), metavar="DAYS", help="Expire the key after DAYS days.")
+@needs_database
+def keys_create(name: str, org_slug: str | None, scopes: tuple[str, ...], expires_in: int | None) -> None:
+    """Create an API key called NAME; the token is the last line printed."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise click.BadParameter("must be 1-200 characters", param_hint="NAME")
+    organization = _organization(org_slug)
+    expires_at = utcnow() + timedelta(days=expires_in) if expires_in else None
+    requested = [part.strip() for scope in scopes for part in scope.split(",") if part.strip()]
+    try:
+        key, token = new_key(settings().secret_key, organization, name, scopes=requested or None, expires_at=expires_at)
+    except InvalidScope as exc:
+        raise click.BadParameter(str(exc), param_hint="--scope") from None
+    db.session.add(key)
+    db.session.commit()
+    click.echo(f"Created key {name!r} ({key.id}) in organization {organization.slug}.")
+    click.echo(f"Scopes: {', '.join(key.scopes) if key.scopes is not None else 'all'}")
+    click.echo(f"Expires: {isoformat_z(key.expires_at) or 'never'}")
+    click.echo("Token (shown once; store it now):")
+    click.echo(token)
+
+
+def _organization(slug: str | None) -> Organization:
+    organizations = db.session.scalars(select(Organization).order_by(Organization.slug)).all()
+    slugs = ", ".join(org.slug for org in organizations)
+    if slug is not None:
+        for organization in organizations:
+            if organization.slug == slug:
+                return organization
+        raise click.BadParameter(f"no organization {slug!r} (known: {slugs or 'none'})", param_hint="--org")
+    if not organizations:
+        raise click.ClickException("No organization exists yet; run `aloft up` once to create one.")
+    if len(organizations) > 1:
+        raise click.UsageError(f"Several organizations exist; choose one with --org ({slugs}).")
+    return organizations[0]
+
+
+@keys_group.command("list")
+@click.option("--org", "org_slug", help="Only this organization's keys.")
+@needs_database
+def keys_list(org_slug: str | None) -> None:
+    """List API keys (never their tokens)."""
+    query = select(ApiKey, Organization.slug).join(Organization).order_by(ApiKey.created_at)
+    if org_slug is not None:
+        query = query.where(Organization.id == _organization(org_slug).id)
+    rows = db.session.execute(query).all()
+    if not rows:
+        click.echo("No API keys.")
+        return
+    header = ("ID", "ORG", "NAME", "PREFIX", "SCOPES", "CREATED", "EXPIRES", "LAST USED", "REVOKED")
+    table = [header] + [
+        (
+            key.id,
+            slug,
+            key.name,
+            key.prefix,
+            ",".join(key.scopes) if key.scopes is not None else "all",
+            isoformat_z(key.created_at) or "",
+            isoformat_z(key.expires_at) or "never",
+            isoformat_z(key.last_used_at) or "never",
+            isoformat_z(key.revoked_at) or "",
+        )
+        for key, slug in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for row in table:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+@keys_group.command("revoke")
+@click.argument("key_id")
+@needs_database
+def keys_revoke(key_id: str) -> None:
+    """Revoke the key KEY_ID; requests with its token fail from now on."""
+    key = db.session.get(ApiKey, key_id)
+    if key is None:
+        raise click.ClickException(f"No API key with id {key_id!r} (see `aloft keys list`).")
+    if key.revoked_at is not None:
+        click.echo(f"Key {key.name!r} was already revoked at {isoformat_z(key.revoked_at)}.")
+        return
+    key.revoked_at = utcnow()
+    db.session.commit()
+    click.echo(f"Revoked key {key.name!r} ({key.prefix}…).")
+
+
+def main() -> None:
+    cli.main(prog_name="aloft")

@@ -1,0 +1,214 @@
+"""Aloft's settings: read from ``ALOFT_*`` environment variables, in this one place.
+
+Every setting is documented in the README's configuration table; ``SETTINGS`` below is
+the source of that table (``tests/test_config.py`` fails when the two disagree).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from dotenv import dotenv_values
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+TARGET_POLICIES = ("private-ok", "public-only")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+SECRET_KEY_FILE = "secret_key"
+
+
+class ConfigError(Exception):
+    """A setting has a value Aloft cannot use; the message names the setting."""
+
+
+#: name -> (default shown in the README, description)
+SETTINGS: dict[str, tuple[str, str]] = {
+    "ALOFT_DATA_DIR": (
+        "`./aloft-data`",
+        "Directory for the SQLite database and the generated secret key.",
+    ),
+    "ALOFT_DATABASE_URL": (
+        "SQLite file `aloft.db` in the data dir",
+        "SQLAlchemy URL of the database, e.g. `postgresql+psycopg://user@host/aloft`.",
+    ),
+    "ALOFT_REDIS_URL": (
+        "unset (embedded mode)",
+        "Redis for the job queue and shared rate limits. Unset: checks run in-process.",
+    ),
+    "ALOFT_SECRET_KEY": (
+        "generated into `<data dir>/secret_key` on first start",
+        "Keys API-token hashes. Changing it invalidates every API key.",
+    ),
+    "ALOFT_BASE_URL": (
+        "`http://localhost:8000`",
+        "Public URL of this server, used in links in notifications.",
+    ),
+    "ALOFT_HOST": ("`127.0.0.1`", "Address `aloft up` binds to."),
+    "ALOFT_PORT": ("`8000`", "Port `aloft up` binds to."),
+    "ALOFT_WEB_WORKERS": ("`2`", "Gunicorn worker processes started by `aloft up`."),
+    "ALOFT_LOG_LEVEL": ("`info`", "One of debug, info, warning, error."),
+    "ALOFT_ORG_NAME": (
+        "`Default`",
+        "Name of the organization `aloft up` creates on first start.",
+    ),
+    "ALOFT_ADMIN_EMAIL": (
+        "`admin@localhost`",
+        "E-mail of the admin user `aloft up` creates on first start.",
+    ),
+    "ALOFT_RATE_LIMIT": ("`600`", "Requests per minute allowed to each API key."),
+    "ALOFT_TARGET_POLICY": (
+        "`private-ok`",
+        "`private-ok` (internal hosts may be monitored; cloud-metadata and link-local refused) "
+        "or `public-only` (any non-global address refused).",
+    ),
+    "ALOFT_PLUGINS_DISABLED": ("empty", "Comma list of plugin names not to load."),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings. Build one with :meth:`from_env`."""
+
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    base_url: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    web_workers: int = 2
+    log_level: str = "info"
+    org_name: str = "Default"
+    admin_email: str = "admin@localhost"
+    rate_limit: int = 600
+    target_policy: str = "private-ok"
+    plugins_disabled: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def embedded(self) -> bool:
+        """True when no Redis is configured: jobs run in-process."""
+        return self.redis_url is None
+
+    @property
+    def database_url_for_display(self) -> str:
+        """The database URL with any password hidden."""
+        return make_url(self.database_url).render_as_string(hide_password=True)
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        dotenv: str | Path | None = ".env",
+    ) -> Settings:
+        """Read settings from ``environ`` (default: the process environment).
+
+        Values in an optional ``.env`` file fill in what the environment does not set.
+        """
+        env: dict[str, str] = {}
+        if dotenv is not None and Path(dotenv).is_file():
+            env.update({k: v for k, v in dotenv_values(dotenv).items() if v is not None})
+        env.update(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        data_dir = Path(get("ALOFT_DATA_DIR") or "./aloft-data").expanduser().resolve()
+        database_url = _database_url(get("ALOFT_DATABASE_URL"), data_dir)
+        redis_url = get("ALOFT_REDIS_URL")
+        if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ConfigError(f"ALOFT_REDIS_URL: {redis_url!r} is not a redis://, rediss:// or unix:// URL")
+        base_url = (get("ALOFT_BASE_URL") or "http://localhost:8000").rstrip("/")
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigError(f"ALOFT_BASE_URL: {base_url!r} must start with http:// or https://")
+        secret_key = get("ALOFT_SECRET_KEY")
+        if secret_key is not None and len(secret_key) < 16:
+            raise ConfigError("ALOFT_SECRET_KEY: must be at least 16 characters long")
+        return cls(
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=redis_url,
+            secret_key=secret_key or "",
+            base_url=base_url,
+            host=get("ALOFT_HOST") or "127.0.0.1",
+            port=_integer(env, "ALOFT_PORT", 8000, 1, 65535),
+            web_workers=_integer(env, "ALOFT_WEB_WORKERS", 2, 1, 64),
+            log_level=_choice(env, "ALOFT_LOG_LEVEL", "info", LOG_LEVELS),
+            org_name=get("ALOFT_ORG_NAME") or "Default",
+            admin_email=get("ALOFT_ADMIN_EMAIL") or "admin@localhost",
+            rate_limit=_integer(env, "ALOFT_RATE_LIMIT", 600, 1, 1_000_000),
+            target_policy=_choice(env, "ALOFT_TARGET_POLICY", "private-ok", TARGET_POLICIES),
+            plugins_disabled=frozenset(
+                name.strip() for name in (get("ALOFT_PLUGINS_DISABLED") or "").split(",") if name.strip()
+            ),
+        )
+
+    def with_secret_key(self) -> Settings:
+        """Return settings whose secret key is set, generating and storing one if needed.
+
+        The generated key lives in ``<data dir>/secret_key`` (mode 0600) so every process
+        of this installation, and every restart, hashes API tokens the same way.
+        """
+        if self.secret_key:
+            return self
+        path = self.data_dir / SECRET_KEY_FILE
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                key = path.read_text().strip()
+            else:
+                key = secrets.token_urlsafe(48)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(key + "\n")
+        except OSError as exc:
+            raise ConfigError(
+                f"ALOFT_DATA_DIR: cannot store the generated secret key in {path}: {exc.strerror}"
+            ) from exc
+        if len(key) < 16:
+            raise ConfigError(f"ALOFT_SECRET_KEY: the stored key in {path} is too short; delete the file to regenerate")
+        return replace(self, secret_key=key)
+
+
+def _database_url(value: str | None, data_dir: Path) -> str:
+    if value is None:
+        return URL.create("sqlite", database=str(data_dir / "aloft.db")).render_as_string(hide_password=False)
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ConfigError(
+            f"ALOFT_DATABASE_URL: {value!r} is not a database URL (expected e.g. sqlite:///aloft.db)"
+        ) from None
+    backend = url.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"ALOFT_DATABASE_URL: unsupported database {backend!r}; use sqlite or postgresql")
+    if backend == "postgresql" and url.drivername == "postgresql":
+        # psycopg 3 is the driver Aloft installs; plain postgresql:// would ask for psycopg2.
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: {raw!r} is not a whole number") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: {value} is out of range ({low}-{high})")
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or default
+    if value not in choices:
+        raise ConfigError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+    return value

@@ -1,0 +1,25 @@
+"""Aloft's data model: one module per aggregate, all importable from here."""
+
+from aloft.models.api_key import ApiKey
+from aloft.models.base import new_id, utcnow
+from aloft.models.channel import Channel, Delivery
+from aloft.models.check_result import CheckResult
+from aloft.models.incident import Incident
+from aloft.models.monitor import Monitor, monitor_channels
+from aloft.models.organization import ROLES, Membership, Organization, User
+
+__all__ = [
+    "ROLES",
+    "ApiKey",
+    "Channel",
+    "CheckResult",
+    "Delivery",
+    "Incident",
+    "Membership",
+    "Monitor",
+    "Organization",
+    "User",
+    "monitor_channels",
+    "new_id",
+    "utcnow",
+]

@@ -1,0 +1,49 @@
+"""Notification channels and the deliveries (outbox rows) sent through them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from aloft.models.base import Base, IdMixin, TimestampMixin, utcnow
+from aloft.models.monitor import Monitor, monitor_channels
+
+DELIVERY_STATUSES = ("pending", "sent", "failed")
+
+
+class Channel(IdMixin, TimestampMixin, Base):
+    __tablename__ = "channels"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(64))
+    config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    #: Set when a delivery failed permanently (a revoked webhook, say); cleared on edit.
+    disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    monitors: Mapped[list[Monitor]] = relationship(secondary=monitor_channels, back_populates="channels")
+
+
+class Delivery(IdMixin, TimestampMixin, Base):
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        # The sweeper's query: pending deliveries whose next attempt is due.
+        Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
+        Index("ix_deliveries_channel_created", "channel_id", "created_at"),
+    )
+
+    channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(String(1000))
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+
+    channel: Mapped[Channel] = relationship()

@@ -1,0 +1,58 @@
+"""Monitors: what to check, how often, and the state the checks have put it in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from aloft.models.base import Base, IdMixin, TimestampMixin, utcnow
+
+if TYPE_CHECKING:
+    from aloft.models.channel import Channel
+
+STATUSES = ("pending", "up", "down", "paused")
+
+monitor_channels = Table(
+    "monitor_channels",
+    Base.metadata,
+    Column("monitor_id", ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "channel_id",
+        ForeignKey("channels.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+)
+
+
+class Monitor(IdMixin, TimestampMixin, Base):
+    __tablename__ = "monitors"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'up', 'down', 'paused')", name="status"),
+        # The scheduler's query: due, unpaused monitors in next_check_at order.
+        Index("ix_monitors_due", "paused", "next_check_at"),
+    )
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    type: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str | None] = mapped_column(String(2048))
+    interval_seconds: Mapped[int] = mapped_column(default=300)
+    confirmation_count: Mapped[int] = mapped_column(default=2)
+    timeout_seconds: Mapped[int] = mapped_column(default=10)
+    paused: Mapped[bool] = mapped_column(default=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    consecutive_failures: Mapped[int] = mapped_column(default=0)
+    next_check_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    channels: Mapped[list[Channel]] = relationship(secondary=monitor_channels, back_populates="monitors")
+
+    @property
+    def channel_ids(self) -> list[str]:
+        return [channel.id for channel in self.channels]

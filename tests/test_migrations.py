@@ -1,0 +1,74 @@
+"""The migrations build the whole schema, on SQLite and PostgreSQL, exactly as the models say."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect
+from sqlalchemy.exc import IntegrityError
+
+from aloft.app import create_app
+from aloft.extensions import db
+from aloft.models import Incident, Monitor, Organization
+from aloft.testing import create_postgres_database, drop_postgres_database, make_settings, postgres_admin_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_database_url(request, tmp_path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
+        return
+    admin_url = postgres_admin_url()
+    url = create_postgres_database(admin_url)
+    yield url
+    drop_postgres_database(admin_url, url)
+
+
+@pytest.fixture
+def fresh_app(tmp_path, empty_database_url):
+    app = create_app(make_settings(tmp_path / "data", empty_database_url))
+    with app.app_context():
+        yield app
+        db.engine.dispose()
+
+
+def test_migrations_build_every_table(fresh_app):
+    upgrade()
+    assert set(inspect(db.engine).get_table_names()) == set(db.metadata.tables) | {"alembic_version"}
+
+
+def test_the_migrated_schema_has_no_pending_autogenerate_diff(fresh_app):
+    upgrade()
+    with db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, db.metadata) == []
+
+
+def test_migrations_downgrade_to_nothing_and_up_again(fresh_app):
+    upgrade()
+    downgrade(revision="base")
+    assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+    upgrade()
+    assert "monitors" in inspect(db.engine).get_table_names()
+
+
+def test_one_open_incident_per_monitor_is_enforced_by_the_schema(fresh_app):
+    upgrade()
+    org = Organization(slug="acme", name="Acme")
+    db.session.add(org)
+    db.session.flush()
+    monitor = Monitor(org_id=org.id, name="site", type="http")
+    db.session.add(monitor)
+    db.session.flush()
+    now = datetime.now(UTC)
+    db.session.add(Incident(org_id=org.id, monitor_id=monitor.id, cause="HTTP 503", started_at=now))
+    db.session.flush()
+    db.session.add(Incident(org_id=org.id, monitor_id=monitor.id, cause="HTTP 503", started_at=now, status="resolved"))
+    db.session.flush()
+    db.session.add(Incident(org_id=org.id, monitor_id=monitor.id, cause="HTTP 500", started_at=now))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    db.session.rollback()
