@@ -10,9 +10,11 @@ from flask import Flask
 from sqlalchemy import event
 
 from aloft import __version__
+from aloft.api.blueprint import SPEC_OPTIONS
 from aloft.config import Settings
 from aloft.extensions import api, db, migrate
 from aloft.migrations import MIGRATIONS_DIR
+from aloft.plugins import load_plugins
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -35,6 +37,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     app.extensions["aloft.settings"] = settings
     logging.getLogger("aloft").setLevel(settings.log_level.upper())
 
+    register_plugins(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -57,7 +60,16 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         "OPENAPI_VERSION": "3.1.0",
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
+        "API_SPEC_OPTIONS": SPEC_OPTIONS,
     }
+
+
+def register_plugins(app: Flask) -> None:
+    """Load the plugins ALOFT_PLUGINS_DISABLED leaves on, and let them add ``aloft`` subcommands."""
+    plugins = load_plugins(app.extensions["aloft.settings"].plugins_disabled)
+    app.extensions["aloft.plugins"] = plugins
+    # On app.cli, where FlaskGroup looks for an app's commands once the app is loaded.
+    plugins.hook.register_commands(cli=app.cli)
 
 
 def register_extensions(app: Flask) -> None:
@@ -67,6 +79,16 @@ def register_extensions(app: Flask) -> None:
             event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
     api.init_app(app)
+    register_authentication(app)
+
+
+def register_authentication(app: Flask) -> None:
+    """Identify the caller, count the request, then refuse it if it has no right to run."""
+    from aloft.api import auth, ratelimit
+
+    app.before_request(auth.identify)
+    ratelimit.configure(app)
+    app.before_request(auth.enforce)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -79,9 +101,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from aloft.api.health import blp as health
+    from aloft.api import health, keys, monitors, status
 
-    api.register_blueprint(health, url_prefix="/api/v1")
+    api.register_blueprint(health.blp, url_prefix="/api/v1")
+    for resource in (monitors, status, keys):
+        api.register_blueprint(resource.blp)
+    app.extensions["aloft.plugins"].hook.register_blueprints(app=app)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import errno
+import json
+import signal
 import socket
+import threading
 import urllib.request
 from collections.abc import Callable
 from datetime import timedelta
@@ -22,6 +25,7 @@ from aloft.config import ConfigError, Settings
 from aloft.extensions import db
 from aloft.keys import SCOPES, InvalidScope, new_key
 from aloft.models import ApiKey, Organization, utcnow
+from aloft.plugins import NO_CHECK_TYPES, Plugins
 from aloft.preflight import database_error, redis_error, schema_error
 from aloft.supervisor import Child, Supervisor, python_module
 from aloft.times import isoformat_z
@@ -90,7 +94,8 @@ def needs_database(command: F) -> F:
 def up_command(host: str | None, port: int | None, workers: int | None) -> None:
     """Migrate the database, create the first admin key once, and serve Aloft.
 
-    Runs everything this machine needs under one supervisor; Ctrl-C stops it all.
+    Runs the web server, the scheduler (and, with Redis, a worker) under one
+    supervisor; Ctrl-C stops them all.
     """
     config = settings()
     host = host or config.host
@@ -124,9 +129,12 @@ def up_command(host: str | None, port: int | None, workers: int | None) -> None:
             "aloft.app:create_app()",
         ),
     )
+    children = [web, Child("scheduler", python_module("aloft", "scheduler"))]
+    if not config.embedded:
+        children.append(Child("worker", python_module("aloft", "worker")))
     db.session.remove()
     db.engine.dispose()
-    supervisor = Supervisor([web], echo=click.echo)
+    supervisor = Supervisor(children, echo=click.echo)
     code = supervisor.run(
         ready=lambda: _answers(f"{base}/api/v1/health"),
         on_ready=lambda: click.echo(f"Aloft is up at {base} (API docs: {base}/api/v1/docs). Press Ctrl-C to stop."),
@@ -265,5 +273,74 @@ def keys_revoke(key_id: str) -> None:
     click.echo(f"Revoked key {key.name!r} ({key.prefix}…).")
 
 
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of text.")
+def plugins_command(as_json: bool) -> None:
+    """List installed plugins with their versions, hooks and the types they provide."""
+    plugins: Plugins = current_app.extensions["aloft.plugins"]
+    described = plugins.describe()
+    if as_json:
+        click.echo(json.dumps(described, indent=2))
+        return
+    if not described:
+        click.echo("No plugins installed.")
+    for entry in described:
+        click.echo(entry["name"])
+        click.echo(f"  distribution: {entry['distribution']} {entry['version'] or '(version unknown)'}")
+        click.echo(f"  hooks: {', '.join(entry['hooks']) or 'none'}")
+        click.echo(f"  check types: {', '.join(entry['check_types']) or 'none'}")
+        click.echo(f"  channel types: {', '.join(entry['channel_types']) or 'none'}")
+        click.echo()
+    if not plugins.check_types:
+        click.echo(NO_CHECK_TYPES)
+
+
 def main() -> None:
     cli.main(prog_name="aloft")
+
+
+@cli.command("scheduler")
+def scheduler_command() -> None:
+    """Claim due checks and run them: on RQ workers with Redis, in this process without."""
+    from aloft.engine.executors import EmbeddedExecutor, RQExecutor
+    from aloft.engine.scheduler import Scheduler
+
+    require_services(schema=True)
+    config = settings()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    executor = EmbeddedExecutor(app) if config.embedded else RQExecutor(config.redis_url)  # type: ignore[arg-type]
+    types = ", ".join(sorted(app.extensions["aloft.plugins"].check_types)) or "none (install a check plugin)"
+    click.echo(f"Scheduler running ({'embedded executor' if config.embedded else 'jobs to RQ'}); check types: {types}")
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    try:
+        Scheduler(lambda: db.session, executor).run(stop)
+    finally:
+        executor.close()
+
+
+@cli.command("worker")
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+def worker_command(burst: bool) -> None:
+    """Run check jobs from Redis (needs ALOFT_REDIS_URL). Start as many as you like."""
+    from rq import Queue, SimpleWorker
+
+    from aloft.engine.executors import QUEUE_NAME
+    from aloft.redis_connection import connect
+
+    config = settings()
+    if config.redis_url is None:
+        raise click.ClickException(
+            "ALOFT_REDIS_URL: not set; workers take jobs from Redis (without it, `aloft up` runs checks itself)"
+        )
+    require_services(schema=True)
+    connection = connect(config.redis_url)
+    # SimpleWorker runs jobs in this process (no fork per job): the TLS context and the
+    # check thread pool are built once, and the app context pushed by the CLI is used.
+    worker = SimpleWorker([Queue(QUEUE_NAME, connection=connection)], connection=connection)
+    worker.work(burst=burst, with_scheduler=False, logging_level=config.log_level.upper())
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())

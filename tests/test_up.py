@@ -71,6 +71,9 @@ def test_up_serves_prints_a_key_once_and_stops_on_ctrl_c(tmp_path):
         assert (status, body) == (200, b"OK")
         token_lines = [line.strip() for line in lines if line.strip().startswith("ur_")]
         assert len(token_lines) == 1
+        status, body = get(f"http://127.0.0.1:{port}/api/v1/status", token_lines[0])
+        assert status == 200, body
+        assert get(f"http://127.0.0.1:{port}/api/v1/status", "ur_" + "0" * 24)[0] == 401
     finally:
         assert stop(process) == 0
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import marshmallow as ma
 from flask import Response, current_app
 from flask.views import MethodView
-from flask_smorest import Blueprint
 
+from aloft.api.blueprint import Blueprint
 from aloft.extensions import db
 from aloft.preflight import database_error, redis_error
 
@@ -14,18 +15,21 @@ blp = Blueprint("health", __name__, description="Liveness and readiness probes (
 
 @blp.route("/health")
 class Health(MethodView):
-    @blp.doc(
-        security=[],
-        responses={"200": {"description": "The process is up.", "content": {"text/plain": {"example": "OK"}}}},
-    )
+    @blp.doc(responses={"200": {"description": "The process is up.", "content": {"text/plain": {"example": "OK"}}}})
     def get(self) -> Response:
         """Liveness: answers `OK` while the process serves requests."""
         return Response("OK", mimetype="text/plain")
 
 
+class ReadySchema(ma.Schema):
+    status = ma.fields.String(required=True, metadata={"enum": ["ready", "not ready"]})
+    error = ma.fields.String(metadata={"description": "What does not answer."})
+
+
 @blp.route("/ready")
 class Ready(MethodView):
-    @blp.doc(security=[])
+    @blp.response(200, ReadySchema)
+    @blp.alt_response(503, schema=ReadySchema, description="The database or Redis does not answer.")
     def get(self) -> tuple[dict[str, str], int]:
         """Readiness: the database (and Redis, when configured) answer."""
         settings = current_app.extensions["aloft.settings"]

@@ -23,7 +23,8 @@ class Channel(IdMixin, TimestampMixin, Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     #: Set when a delivery failed permanently (a revoked webhook, say); cleared on edit.
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: Last change by a person (checks do not touch it).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     monitors: Mapped[list[Monitor]] = relationship(secondary=monitor_channels, back_populates="channels")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, String, Table
+from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from aloft.models.base import Base, IdMixin, TimestampMixin, utcnow
@@ -32,8 +32,8 @@ class Monitor(IdMixin, TimestampMixin, Base):
     __tablename__ = "monitors"
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'up', 'down', 'paused')", name="status"),
-        # The scheduler's query: due, unpaused monitors in next_check_at order.
-        Index("ix_monitors_due", "paused", "next_check_at"),
+        # The scheduler's query: due, unpaused monitors in due order.
+        Index("ix_monitors_due", "paused", "next_check_ms"),
     )
 
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
@@ -47,9 +47,12 @@ class Monitor(IdMixin, TimestampMixin, Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     consecutive_failures: Mapped[int] = mapped_column(default=0)
-    next_check_at: Mapped[datetime | None]
+    #: When the next check is due, in Unix epoch milliseconds: an integer, so the
+    #: scheduler's atomic claim can do its arithmetic in SQL on SQLite and PostgreSQL.
+    next_check_ms: Mapped[int | None] = mapped_column(BigInteger)
     last_checked_at: Mapped[datetime | None]
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    #: Last change by a person (checks do not touch it).
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     channels: Mapped[list[Channel]] = relationship(secondary=monitor_channels, back_populates="monitors")
 

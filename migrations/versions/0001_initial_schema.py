@@ -127,7 +127,7 @@ def upgrade():
         sa.Column("settings", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("consecutive_failures", sa.Integer(), nullable=False),
-        sa.Column("next_check_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("next_check_ms", sa.BigInteger(), nullable=True),
         sa.Column("last_checked_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("id", sa.String(length=36), nullable=False),
@@ -145,7 +145,7 @@ def upgrade():
         sa.PrimaryKeyConstraint("id", name=op.f("pk_monitors")),
     )
     with op.batch_alter_table("monitors", schema=None) as batch_op:
-        batch_op.create_index("ix_monitors_due", ["paused", "next_check_at"], unique=False)
+        batch_op.create_index("ix_monitors_due", ["paused", "next_check_ms"], unique=False)
         batch_op.create_index(batch_op.f("ix_monitors_org_id"), ["org_id"], unique=False)
 
     op.create_table(

@@ -1,0 +1,91 @@
+"""Who is calling: the Bearer token names an API key, its organization and its scopes.
+
+Two request hooks sandwich the rate limiter, so that a refused request is still counted
+and still carries the ``X-RateLimit-*`` headers: :func:`identify` finds the key (or notes
+why there is none), the limiter counts the request against that key or the client IP,
+and :func:`enforce` answers 401 or 403 before the view runs.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app, g, request
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select, update
+
+from aloft.api.blueprint import Blueprint
+from aloft.api.errors import error_response
+from aloft.extensions import db
+from aloft.keys import hash_token, key_has_scope, looks_like_token
+from aloft.models import ApiKey, utcnow
+
+MISSING_HEADER = "Missing or malformed Authorization header. Expected 'Bearer <token>'."
+INVALID_TOKEN = "Invalid API token"
+EXPIRED_TOKEN = "API token expired"
+#: lastUsedAt is written at most this often per key, not on every request.
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def endpoint_blueprint() -> Blueprint | None:
+    """The Aloft blueprint serving this request, if it needs an API key."""
+    blueprint = current_app.blueprints.get(request.blueprint or "")
+    if isinstance(blueprint, Blueprint) and blueprint.scope_family is not None:
+        return blueprint
+    return None
+
+
+def identify() -> None:
+    g.api_key = None
+    g.auth_error = None
+    g.auth_required = endpoint_blueprint() is not None
+    if not g.auth_required:
+        return
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        g.auth_error = MISSING_HEADER
+        return
+    key = None
+    if looks_like_token(token):
+        token_hash = hash_token(current_app.extensions["aloft.settings"].secret_key, token)
+        key = db.session.scalar(select(ApiKey).where(ApiKey.token_hash == token_hash))
+    if key is None or key.revoked_at is not None:
+        g.auth_error = INVALID_TOKEN
+    elif key.expires_at is not None and key.expires_at <= utcnow():
+        g.auth_error = EXPIRED_TOKEN
+    else:
+        g.api_key = key
+
+
+def enforce() -> ResponseReturnValue | None:
+    if g.auth_error is not None:
+        response = error_response(401, g.auth_error)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="aloft"'
+        return response
+    key: ApiKey | None = g.api_key
+    if key is None:
+        return None
+    blueprint = endpoint_blueprint()
+    scope = blueprint.required_scope(request.method) if blueprint else None
+    if scope is not None and not key_has_scope(key, scope):
+        return error_response(403, f"Missing required scope: {scope}")
+    _touch(key)
+    return None
+
+
+def _touch(key: ApiKey) -> None:
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        db.session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        db.session.commit()
+
+
+def current_key() -> ApiKey:
+    """The calling key; only valid inside a view that needs one."""
+    return g.api_key
+
+
+def current_org_id() -> str:
+    """The calling key's organization: every query a view makes is scoped to it."""
+    return g.api_key.org_id

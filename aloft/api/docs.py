@@ -1,0 +1,115 @@
+"""Interactive API docs: Swagger UI at ``/api/v1/docs`` and ReDoc at ``/api/v1/redoc``.
+
+Both render ``/api/v1/openapi.json`` with JavaScript and CSS served from installed Python
+packages (``flask-swagger-ui`` ships Swagger UI 5, ``openapi-ui-bundles`` ships ReDoc), so the
+pages work on a machine with no internet: they reference no other origin, and their
+Content-Security-Policy lets them load nothing from one.
+
+This is a plain Flask blueprint, not a flask-smorest one, so its routes stay out of the OpenAPI
+document; its name, ``docs``, is one the authentication layer serves without an API key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import flask_swagger_ui
+from flask import Blueprint, Response, render_template_string, send_from_directory
+from openapi_ui_bundles import redoc
+
+SWAGGER_UI_DIR = Path(flask_swagger_ui.__file__).with_name("dist")
+REDOC_DIR = redoc.static_path
+
+#: Same origin only. Swagger UI and ReDoc set inline styles and use data: images (icons);
+#: ReDoc runs its search index in a worker built from a blob: URL.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "img-src 'self' data:",
+        "style-src 'self' 'unsafe-inline'",
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    ]
+)
+
+SWAGGER_UI_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Aloft API · Swagger UI</title>
+  <link rel="stylesheet" href="{{ url_for('docs.swagger_ui_asset', filename='swagger-ui.css') }}">
+  <link rel="icon" type="image/png" href="{{ url_for('docs.swagger_ui_asset', filename='favicon-32x32.png') }}">
+</head>
+<body>
+  <div id="swagger-ui" data-spec-url="{{ url_for('api-docs.openapi_json') }}"></div>
+  <script src="{{ url_for('docs.swagger_ui_asset', filename='swagger-ui-bundle.js') }}"></script>
+  <script src="{{ url_for('docs.swagger_ui_initializer') }}"></script>
+</body>
+</html>
+"""
+
+#: Served as a file rather than inlined, so the page's policy needs no 'unsafe-inline' script.
+SWAGGER_UI_INITIALIZER = """\
+"use strict";
+(function () {
+  var root = document.getElementById("swagger-ui");
+  window.ui = SwaggerUIBundle({
+    url: root.dataset.specUrl,
+    domNode: root,
+    deepLinking: true,
+    validatorUrl: null,
+    presets: [SwaggerUIBundle.presets.apis],
+  });
+})();
+"""
+
+#: redoc.standalone.js renders the <redoc> element it finds when it loads.
+REDOC_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <meta name="viewport" content="width=device-width, initial-scale=1">
+  <title>Aloft API · ReDoc</title>
+</head>
+<body>
+  <redoc spec-url="{{ url_for('api-docs.openapi_json') }}"></redoc>
+  <script src="{{ url_for('docs.redoc_asset', filename='redoc.standalone.js') }}"></script>
+</body>
+</html>
+"""
+
+bp = Blueprint("docs", __name__, url_prefix="/api/v1")
+
+
+@bp.after_request
+def content_security_policy(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return response
+
+
+@bp.get("/docs")
+def swagger_ui() -> str:
+    return render_template_string(SWAGGER_UI_PAGE)
+
+
+@bp.get("/docs/swagger-initializer.js")
+def swagger_ui_initializer() -> Response:
+    return Response(SWAGGER_UI_INITIALIZER, mimetype="text/javascript")
+
+
+@bp.get("/docs/assets/<path:filename>")
+def swagger_ui_asset(filename: str) -> Response:
+    return send_from_directory(SWAGGER_UI_DIR, filename)
+
+
+@bp.get("/redoc")
+def redoc_page() -> str:
+    return render_template_string(REDOC_PAGE)
+
+
+@bp.get("/redoc/assets/<path:filename>")
+def redoc_asset(filename: str) -> Response:
+    return send_from_directory(REDOC_DIR, filename)

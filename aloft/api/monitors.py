@@ -1,0 +1,391 @@
+"""``/api/v1/monitors``: create, read, update (merge or replace) and delete monitors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app
+from flask.views import MethodView
+from sqlalchemy import and_, case, delete, func, or_, select
+from sqlalchemy.orm import selectinload
+
+from aloft.api.auth import current_org_id
+from aloft.api.blueprint import Blueprint
+from aloft.api.errors import ApiError
+from aloft.api.fields import OkSchema, StrictBoolean, StrictInteger, Timestamp
+from aloft.extensions import db
+from aloft.models import Channel, CheckResult, Incident, Monitor, utcnow
+
+blp = Blueprint(
+    "monitors",
+    __name__,
+    url_prefix="/api/v1/monitors",
+    scope_family="monitors",
+    description="Monitors of the caller's organization. Needs `monitors:read` / `monitors:write`.",
+)
+
+MONITOR_NOT_FOUND = "Monitor not found"
+RECENT_INCIDENTS = 5
+MAX_PAGE = 1000
+#: Output-only fields: accepted and ignored on input, so GET → edit → PUT works.
+READ_ONLY_FIELDS = frozenset({"id", "status", "createdAt", "updatedAt", "lastCheckedAt"})
+INTERVAL_RANGE = (10, 86400)
+CONFIRMATION_RANGE = (1, 10)
+TIMEOUT_RANGE = (1, 60)
+
+
+def check_types() -> dict[str, Any]:
+    return current_app.extensions["aloft.plugins"].check_types
+
+
+class MonitorInputSchema(ma.Schema):
+    """What a client sends to create or replace a monitor."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    type = ma.fields.String(required=True, metadata={"description": "An installed check type, e.g. `http`."})
+    url = ma.fields.String(
+        allow_none=True,
+        load_default=None,
+        validate=ma.validate.Length(min=1, max=2048),
+        metadata={"description": "Required by check types that reach out to a URL."},
+    )
+    interval_seconds = StrictInteger(
+        data_key="intervalSeconds",
+        load_default=300,
+        validate=ma.validate.Range(*INTERVAL_RANGE),
+        metadata={"description": "Seconds between checks, 10-86400."},
+    )
+    confirmation_count = StrictInteger(
+        data_key="confirmationCount",
+        load_default=2,
+        validate=ma.validate.Range(*CONFIRMATION_RANGE),
+        metadata={"description": "Consecutive failures that open an incident, 1-10."},
+    )
+    timeout_seconds = StrictInteger(
+        data_key="timeoutSeconds",
+        load_default=10,
+        validate=ma.validate.Range(*TIMEOUT_RANGE),
+        metadata={"description": "Seconds a check may take, 1-60 and never above the interval."},
+    )
+    paused = StrictBoolean(load_default=False)
+    settings = ma.fields.Dict(
+        keys=ma.fields.String(),
+        load_default=dict,
+        metadata={"description": "Type-specific settings, validated by the check type's schema."},
+    )
+    channel_ids = ma.fields.List(
+        ma.fields.String(validate=ma.validate.Length(max=36)),
+        data_key="channelIds",
+        load_default=list,
+        validate=ma.validate.Length(max=50),
+        metadata={"description": "Notification channels of this organization."},
+    )
+
+    @ma.pre_load
+    def ignore_read_only_fields(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if key not in READ_ONLY_FIELDS}
+        return data
+
+    @ma.validates_schema(skip_on_field_errors=True)
+    def validate_against_check_type(self, data: dict[str, Any], partial: Any = None, **kwargs: Any) -> None:
+        if partial:
+            return
+        errors: dict[str, list[str] | dict[str, Any]] = {}
+        if data["timeout_seconds"] > data["interval_seconds"]:
+            errors["timeoutSeconds"] = ["Must not be greater than intervalSeconds."]
+        types = check_types()
+        check_type = types.get(data["type"])
+        if check_type is None:
+            installed = ", ".join(sorted(types)) or "none"
+            errors["type"] = [f"Unknown check type {data['type']!r}. Installed types: {installed}."]
+            raise ma.ValidationError(errors)
+        if check_type.requires_url and not data["url"]:
+            errors["url"] = [f"Required for {check_type.name} monitors."]
+        if check_type.settings_schema is not None:
+            schema = check_type.settings_schema()
+            try:
+                data["settings"] = schema.dump(schema.load(data["settings"]))
+            except ma.ValidationError as error:
+                errors["settings"] = error.normalized_messages()
+        elif data["settings"]:
+            errors["settings"] = [f"The {check_type.name} check type takes no settings."]
+        if errors:
+            raise ma.ValidationError(errors)
+
+
+class MonitorPatchSchema(MonitorInputSchema):
+    """Any subset of the input fields; the merged monitor is validated as a whole."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(partial=True, **kwargs)
+
+
+class MonitorSchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    type = ma.fields.String(required=True)
+    url = ma.fields.String(allow_none=True, required=True)
+    interval_seconds = ma.fields.Integer(data_key="intervalSeconds", required=True)
+    confirmation_count = ma.fields.Integer(data_key="confirmationCount", required=True)
+    timeout_seconds = ma.fields.Integer(data_key="timeoutSeconds", required=True)
+    paused = ma.fields.Boolean(required=True)
+    settings = ma.fields.Dict(required=True)
+    channel_ids = ma.fields.List(ma.fields.String(), data_key="channelIds", required=True)
+    status = ma.fields.String(
+        required=True, metadata={"enum": ["pending", "up", "down", "paused"], "description": "pending: never checked."}
+    )
+    created_at = Timestamp(data_key="createdAt", required=True)
+    updated_at = Timestamp(data_key="updatedAt", required=True)
+    last_checked_at = Timestamp(data_key="lastCheckedAt", allow_none=True, required=True)
+
+
+class MonitorEnvelope(ma.Schema):
+    monitor = ma.fields.Nested(MonitorSchema, required=True)
+
+
+class MonitorListSchema(ma.Schema):
+    monitors = ma.fields.List(ma.fields.Nested(MonitorSchema), required=True)
+    next_cursor = ma.fields.String(
+        data_key="nextCursor", allow_none=True, metadata={"description": "Present when `limit` was given."}
+    )
+
+
+class PageArgs(ma.Schema):
+    class Meta:
+        unknown = ma.RAISE
+
+    limit = ma.fields.Integer(validate=ma.validate.Range(1, MAX_PAGE), metadata={"description": "Page size."})
+    cursor = ma.fields.String(metadata={"description": "`nextCursor` of the previous page."})
+
+
+class StatsSchema(ma.Schema):
+    uptime24h = ma.fields.Float(allow_none=True, required=True, metadata={"description": "Percent; null: no data."})
+    checks24h = ma.fields.Integer(required=True)
+    responseTimeAvgMs = ma.fields.Float(allow_none=True, required=True)
+    lastCheckedAt = Timestamp(allow_none=True, required=True)
+    lastCause = ma.fields.String(allow_none=True, required=True)
+
+
+class IncidentSummarySchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    status = ma.fields.String(required=True, metadata={"enum": ["open", "resolved"]})
+    cause = ma.fields.String(required=True)
+    started_at = Timestamp(data_key="startedAt", required=True)
+    resolved_at = Timestamp(data_key="resolvedAt", allow_none=True, required=True)
+    acknowledged_at = Timestamp(data_key="acknowledgedAt", allow_none=True, required=True)
+
+
+class MonitorDetailSchema(MonitorEnvelope):
+    stats = ma.fields.Nested(StatsSchema, required=True)
+    recent_incidents = ma.fields.List(
+        ma.fields.Nested(IncidentSummarySchema), data_key="recentIncidents", required=True
+    )
+
+
+@blp.route("")
+class Monitors(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, MonitorListSchema)
+    def get(self, page: dict[str, Any]) -> dict[str, Any]:
+        """List the organization's monitors, oldest first; page with `limit` and `cursor`."""
+        query = (
+            select(Monitor)
+            .where(Monitor.org_id == current_org_id())
+            .options(selectinload(Monitor.channels).load_only(Channel.id))
+            .order_by(Monitor.created_at, Monitor.id)
+        )
+        if "cursor" in page:
+            created_at, monitor_id = decode_cursor(page["cursor"])
+            query = query.where(
+                or_(Monitor.created_at > created_at, and_(Monitor.created_at == created_at, Monitor.id > monitor_id))
+            )
+        if "limit" not in page:
+            return {"monitors": db.session.scalars(query).all()}
+        monitors = db.session.scalars(query.limit(page["limit"] + 1)).all()
+        more = len(monitors) > page["limit"]
+        monitors = monitors[: page["limit"]]
+        return {"monitors": monitors, "next_cursor": encode_cursor(monitors[-1]) if more else None}
+
+    @blp.arguments(MonitorInputSchema)
+    @blp.response(201, MonitorEnvelope)
+    @blp.alt_response(403, response="FORBIDDEN", description="`channelIds` names a channel of another organization.")
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Create a monitor."""
+        monitor = Monitor(org_id=current_org_id())
+        apply_input(monitor, data)
+        db.session.add(monitor)
+        db.session.commit()
+        return {"monitor": monitor}
+
+
+@blp.route("/<monitor_id>")
+class MonitorById(MethodView):
+    @blp.response(200, MonitorDetailSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, monitor_id: str) -> dict[str, Any]:
+        """One monitor, its stats and its five newest incidents."""
+        monitor = find_monitor(monitor_id)
+        incidents = db.session.scalars(
+            select(Incident)
+            .where(Incident.monitor_id == monitor.id)
+            .order_by(Incident.started_at.desc())
+            .limit(RECENT_INCIDENTS)
+        ).all()
+        return {"monitor": monitor, "stats": monitor_stats(monitor), "recent_incidents": incidents}
+
+    @blp.arguments(MonitorInputSchema)
+    @blp.response(200, MonitorEnvelope)
+    @blp.alt_response(403, response="FORBIDDEN", description="`channelIds` names a channel of another organization.")
+    @blp.alt_response(404, response="NOT_FOUND")
+    def put(self, data: dict[str, Any], monitor_id: str) -> dict[str, Any]:
+        """Replace a monitor: send the complete input, as for a create."""
+        monitor = find_monitor(monitor_id)
+        apply_input(monitor, data)
+        db.session.commit()
+        return {"monitor": monitor}
+
+    @blp.arguments(MonitorPatchSchema)
+    @blp.response(200, MonitorEnvelope)
+    @blp.alt_response(403, response="FORBIDDEN", description="`channelIds` names a channel of another organization.")
+    @blp.alt_response(404, response="NOT_FOUND")
+    def patch(self, changes: dict[str, Any], monitor_id: str) -> dict[str, Any]:
+        """Merge changes onto a monitor and re-validate the result.
+
+        `settings` merges key by key (a key set to null is removed), unless `type`
+        changes, in which case the new settings replace the old.
+        """
+        monitor = find_monitor(monitor_id)
+        schema = MonitorInputSchema()
+        merged = stored_input(monitor)
+        new_settings = changes.pop("settings", None)
+        if new_settings is not None:
+            if changes.get("type", monitor.type) == monitor.type:
+                merged["settings"] = {**merged["settings"], **new_settings}
+            else:
+                merged["settings"] = new_settings
+            merged["settings"] = {key: value for key, value in merged["settings"].items() if value is not None}
+        elif changes.get("type", monitor.type) != monitor.type:
+            merged["settings"] = {}
+        merged.update(changes)
+        apply_input(monitor, schema.load(schema.dump(merged)))
+        db.session.commit()
+        return {"monitor": monitor}
+
+    @blp.response(200, OkSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, monitor_id: str) -> dict[str, bool]:
+        """Delete a monitor with its results and incidents."""
+        monitor = find_monitor(monitor_id)
+        db.session.execute(delete(Monitor).where(Monitor.id == monitor.id))
+        db.session.commit()
+        return {"ok": True}
+
+
+def find_monitor(monitor_id: str) -> Monitor:
+    monitor = db.session.scalar(select(Monitor).where(Monitor.id == monitor_id, Monitor.org_id == current_org_id()))
+    if monitor is None:
+        raise ApiError(404, MONITOR_NOT_FOUND)
+    return monitor
+
+
+INPUT_ATTRIBUTES = (
+    "name",
+    "type",
+    "url",
+    "interval_seconds",
+    "confirmation_count",
+    "timeout_seconds",
+    "paused",
+    "settings",
+)
+
+
+def stored_input(monitor: Monitor) -> dict[str, Any]:
+    """The monitor as loaded input (what a PUT of its current state would give)."""
+    data = {name: getattr(monitor, name) for name in INPUT_ATTRIBUTES}
+    data["settings"] = dict(monitor.settings or {})
+    data["channel_ids"] = monitor.channel_ids
+    return data
+
+
+def apply_input(monitor: Monitor, data: dict[str, Any]) -> None:
+    """Write validated input onto ``monitor``: fields, channels and the paused state."""
+    channels = resolve_channels(data["channel_ids"])
+    was_paused = monitor.paused
+    old_interval = monitor.interval_seconds
+    for name in INPUT_ATTRIBUTES:
+        setattr(monitor, name, data[name])
+    monitor.channels = channels
+    monitor.updated_at = utcnow()
+    if monitor.paused:
+        monitor.status = "paused"
+    elif was_paused or monitor.status is None:
+        # Unpausing starts over: the state from before the pause is stale.
+        monitor.status = "pending"
+        monitor.consecutive_failures = 0
+    if monitor.paused or was_paused or old_interval != monitor.interval_seconds:
+        # The scheduler gives it a fresh due time within the (new) interval.
+        monitor.next_check_ms = None
+
+
+def resolve_channels(channel_ids: list[str]) -> list[Channel]:
+    wanted = list(dict.fromkeys(channel_ids))
+    if not wanted:
+        return []
+    found = {
+        channel.id: channel
+        for channel in db.session.scalars(
+            select(Channel).where(Channel.id.in_(wanted), Channel.org_id == current_org_id())
+        )
+    }
+    for channel_id in wanted:
+        if channel_id not in found:
+            raise ApiError(403, f"Channel {channel_id} does not belong to this organization")
+    return [found[channel_id] for channel_id in wanted]
+
+
+def monitor_stats(monitor: Monitor) -> dict[str, Any]:
+    since = utcnow() - timedelta(hours=24)
+    total, up, average = db.session.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((CheckResult.ok, 1), else_=0)), 0),
+            func.avg(CheckResult.latency_ms),
+        ).where(CheckResult.monitor_id == monitor.id, CheckResult.checked_at >= since)
+    ).one()
+    last_cause = db.session.scalar(
+        select(CheckResult.cause)
+        .where(CheckResult.monitor_id == monitor.id)
+        .order_by(CheckResult.checked_at.desc())
+        .limit(1)
+    )
+    return {
+        "uptime24h": round(100.0 * up / total, 3) if total else None,
+        "checks24h": total,
+        "responseTimeAvgMs": round(float(average), 1) if average is not None else None,
+        "lastCheckedAt": monitor.last_checked_at,
+        "lastCause": last_cause,
+    }
+
+
+def encode_cursor(monitor: Monitor) -> str:
+    raw = json.dumps([monitor.created_at.isoformat(), monitor.id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, monitor_id = json.loads(raw)
+        return datetime.fromisoformat(created_at), str(monitor_id)
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise ma.ValidationError({"cursor": ["Invalid cursor; pass nextCursor from the previous page."]}) from None

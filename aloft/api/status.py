@@ -1,0 +1,71 @@
+"""``/api/v1/status``: the fast "is anything down?" snapshot for automation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask.views import MethodView
+from sqlalchemy import func, select
+
+from aloft.api.auth import current_org_id
+from aloft.api.blueprint import Blueprint
+from aloft.api.fields import Timestamp
+from aloft.extensions import db
+from aloft.models import Incident, Monitor
+
+blp = Blueprint(
+    "status",
+    __name__,
+    url_prefix="/api/v1/status",
+    scope_family="monitors",
+    description="Monitor counts and open incidents. Needs `monitors:read`.",
+)
+
+
+class CountsSchema(ma.Schema):
+    total = ma.fields.Integer(required=True)
+    up = ma.fields.Integer(required=True)
+    down = ma.fields.Integer(required=True)
+    paused = ma.fields.Integer(required=True)
+    pending = ma.fields.Integer(required=True, metadata={"description": "Never checked yet."})
+
+
+class OpenIncidentSchema(ma.Schema):
+    incidentId = ma.fields.String(required=True)
+    monitorId = ma.fields.String(required=True)
+    monitorName = ma.fields.String(required=True)
+    startedAt = Timestamp(required=True)
+    cause = ma.fields.String(required=True)
+
+
+class StatusSchema(ma.Schema):
+    counts = ma.fields.Nested(CountsSchema, required=True)
+    openIncidents = ma.fields.List(ma.fields.Nested(OpenIncidentSchema), required=True)
+
+
+@blp.route("")
+class Status(MethodView):
+    @blp.response(200, StatusSchema)
+    def get(self) -> dict[str, Any]:
+        """Monitor counts by status and the currently open incidents, newest first."""
+        org_id = current_org_id()
+        counts = {"total": 0, "up": 0, "down": 0, "paused": 0, "pending": 0}
+        for status, count in db.session.execute(
+            select(Monitor.status, func.count()).where(Monitor.org_id == org_id).group_by(Monitor.status)
+        ):
+            counts[status] = count
+            counts["total"] += count
+        rows = db.session.execute(
+            select(Incident.id, Incident.monitor_id, Monitor.name, Incident.started_at, Incident.cause)
+            .join(Monitor, Monitor.id == Incident.monitor_id)
+            .where(Incident.org_id == org_id, Incident.status == "open")
+            .order_by(Incident.started_at.desc())
+        )
+        return {
+            "counts": counts,
+            "openIncidents": [
+                {"incidentId": i, "monitorId": m, "monitorName": n, "startedAt": s, "cause": c}
+                for i, m, n, s, c in rows
+            ],
+        }

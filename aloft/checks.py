@@ -1,0 +1,91 @@
+"""The contract plugin authors implement: check types, channel types and what they are handed.
+
+Plugins see these classes and the plain values passed to them, never database objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import marshmallow
+
+
+@dataclass(frozen=True)
+class CheckTarget:
+    """What a check sees of a monitor.
+
+    ``settings`` is the monitor's type-specific settings object as the API stores it:
+    camelCase keys, already validated by the check type's ``settings_schema``.
+    """
+
+    id: str
+    name: str
+    type: str
+    url: str | None
+    timeout_seconds: int
+    interval_seconds: int
+    settings: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check.
+
+    ``cause`` says why a check failed in words an operator can act on (``HTTP 503``,
+    ``Connection refused``); ``details`` holds anything else worth keeping, JSON-serializable.
+    """
+
+    ok: bool
+    latency_ms: float | None = None
+    cause: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class CheckType:
+    """A kind of monitor: subclass it, set ``name``, implement :meth:`run`.
+
+    ``settings_schema`` validates the monitor's ``settings`` object; it uses camelCase
+    keys (``data_key``) and rejects unknown fields (``class Meta: unknown = RAISE``).
+    A ``passive`` type decides from what it has received (e.g. heartbeat pings) instead
+    of reaching out.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    settings_schema: ClassVar[type[marshmallow.Schema] | None] = None
+    requires_url: ClassVar[bool] = True
+    passive: ClassVar[bool] = False
+
+    def run(self, monitor: CheckTarget) -> CheckResult:
+        """Check ``monitor`` once; report failures in the result rather than raising."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement run()")
+
+
+class DeliveryError(Exception):
+    """A notification could not be delivered.
+
+    ``permanent`` means retrying cannot help (e.g. the webhook answered 404).
+    """
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+
+
+class ChannelType:
+    """A kind of notification channel: subclass it, set ``name``, implement :meth:`send`.
+
+    ``config_schema`` validates the channel's configuration; the fields named in
+    ``secret_fields`` are masked in API output.
+    """
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    config_schema: ClassVar[type[marshmallow.Schema] | None] = None
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+
+    def send(self, channel: Any, event: Any) -> None:
+        """Deliver ``event`` through ``channel``; raise :class:`DeliveryError` on failure."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement send()")

@@ -1,0 +1,212 @@
+"""The http check against real HTTP(S) servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+import trustme
+from aloft_http import HttpCheck
+
+from aloft.checks import CheckResult, CheckTarget
+
+SLOW_SECONDS = 2
+
+
+class Handler(BaseHTTPRequestHandler):
+    """/ok, /status/<code>, /slow, /redirect/<n> (n more hops, then /ok), /echo."""
+
+    def do_any(self) -> None:
+        path = self.path
+        if path == "/ok":
+            self.answer(200, b"all systems ok")
+        elif path.startswith("/status/"):
+            self.answer(int(path.removeprefix("/status/")), b"an error page")
+        elif path == "/slow":
+            time.sleep(SLOW_SECONDS)
+            self.answer(200, b"late")
+        elif path.startswith("/redirect/"):
+            hops = int(path.removeprefix("/redirect/"))
+            self.send_response(302)
+            self.send_header("Location", f"/redirect/{hops - 1}" if hops else "/ok")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif path == "/echo":
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.answer(200, f"{self.command} {self.headers.get('X-Token')} ".encode() + body)
+        else:
+            self.answer(404, b"not found")
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_any
+
+    def answer(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@contextmanager
+def serving(context: ssl.SSLContext | None = None) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.block_on_close = False
+    if context is not None:
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    scheme = "https" if context is not None else "http"
+    try:
+        yield f"{scheme}://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with serving() as base:
+        yield base
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def trusted_ca(ca: trustme.CA, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> trustme.CA:
+    """The test CA, trusted the way an operator trusts a private CA: REQUESTS_CA_BUNDLE."""
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    return ca
+
+
+def tls_context(ca: trustme.CA, **validity: datetime) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", **validity).configure_cert(context)
+    return context
+
+
+def check(url: str, timeout: int = 1, **settings: Any) -> CheckResult:
+    target = CheckTarget(
+        id="m1", name="site", type="http", url=url, timeout_seconds=timeout, interval_seconds=60, settings=settings
+    )
+    return HttpCheck().run(target)
+
+
+def test_a_200_is_up_with_its_latency(server):
+    result = check(f"{server}/ok")
+    assert result.ok and result.cause is None
+    assert result.latency_ms is not None and result.latency_ms > 0
+    assert result.details == {"statusCode": 200}
+
+
+def test_a_503_is_down_with_cause_http_503(server):
+    result = check(f"{server}/status/503")
+    assert not result.ok
+    assert result.cause == "HTTP 503"
+    assert result.details == {"statusCode": 503}
+
+
+def test_expected_status_codes_can_make_a_404_up_and_a_200_down(server):
+    assert check(f"{server}/status/404", expectedStatusCodes=["404"]).ok
+    assert check(f"{server}/ok", expectedStatusCodes=["201-299", "304"]).cause == "HTTP 200"
+
+
+def test_a_closed_port_is_down_with_cause_connection_refused(closed_port):
+    result = check(f"http://127.0.0.1:{closed_port}/")
+    assert not result.ok and result.cause == "Connection refused"
+
+
+def test_a_server_slower_than_the_timeout_is_down_with_cause_timed_out(server):
+    started = time.perf_counter()
+    result = check(f"{server}/slow", timeout=1)
+    assert not result.ok and result.cause == "Timed out after 1s"
+    assert time.perf_counter() - started < SLOW_SECONDS
+
+
+def test_a_name_that_does_not_resolve_is_down_with_cause_dns():
+    result = check("http://no-such-host.invalid/")
+    assert not result.ok and result.cause == "DNS: cannot resolve no-such-host.invalid"
+
+
+def test_a_present_keyword_is_up_and_a_missing_one_is_down(server):
+    assert check(f"{server}/ok", keyword="systems ok").ok
+    missing = check(f"{server}/ok", keyword="healthy")
+    assert not missing.ok and missing.cause == 'Keyword "healthy" not found'
+
+
+def test_with_keyword_absent_a_present_keyword_is_down(server):
+    found = check(f"{server}/ok", keyword="ok", keywordAbsent=True)
+    assert not found.ok and found.cause == 'Keyword "ok" found'
+    assert check(f"{server}/ok", keyword="error", keywordAbsent=True).ok
+
+
+def test_a_bad_status_is_reported_before_the_keyword(server):
+    assert check(f"{server}/status/500", keyword="healthy").cause == "HTTP 500"
+
+
+def test_method_headers_and_body_reach_the_server(server):
+    assert check(
+        f"{server}/echo", method="PUT", headers={"X-Token": "t0k"}, body="payload", keyword="PUT t0k payload"
+    ).ok
+
+
+def test_redirects_are_followed_up_to_five(server):
+    result = check(f"{server}/redirect/4")
+    assert result.ok and result.details == {"statusCode": 200}
+
+
+def test_a_sixth_redirect_is_down_with_cause_too_many_redirects(server):
+    result = check(f"{server}/redirect/5")
+    assert not result.ok and result.cause == "Too many redirects (max 5)"
+
+
+def test_without_follow_redirects_the_redirect_itself_is_judged(server):
+    assert check(f"{server}/redirect/0", followRedirects=False).details == {"statusCode": 302}
+    assert check(f"{server}/redirect/0", followRedirects=False, expectedStatusCodes=["200"]).cause == "HTTP 302"
+
+
+def test_a_valid_certificate_from_a_trusted_ca_is_up(trusted_ca):
+    with serving(tls_context(trusted_ca)) as base:
+        assert check(f"{base}/ok").ok
+
+
+def test_an_expired_certificate_is_down_with_cause_tls_certificate_has_expired(trusted_ca):
+    now = datetime.now(UTC)
+    with serving(
+        tls_context(trusted_ca, not_before=now - timedelta(days=30), not_after=now - timedelta(days=1))
+    ) as base:
+        result = check(f"{base}/ok")
+    assert not result.ok and result.cause == "TLS: certificate has expired"
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_an_untrusted_certificate_is_down_unless_verify_tls_is_off(ca):
+    with serving(tls_context(ca)) as base:
+        result = check(f"{base}/ok")
+        assert not result.ok and result.cause.startswith("TLS: ")
+        assert "local issuer certificate" in result.cause
+        assert check(f"{base}/ok", verifyTls=False).ok

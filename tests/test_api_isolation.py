@@ -1,0 +1,62 @@
+"""Tenant isolation, generated from the URL map: another org's ids answer 404 everywhere."""
+
+import pytest
+from api_support import add_channel, bearer, create_monitor
+
+from aloft.extensions import db
+from aloft.testing import issue_key
+
+#: What each kind of id in a URL names, and how to make one that belongs to another org.
+BODIES = {
+    "POST": {"name": "x", "type": "http", "url": "https://example.com"},
+    "PUT": {"name": "x", "type": "http", "url": "https://example.com"},
+    "PATCH": {"name": "renamed"},
+}
+
+
+@pytest.fixture
+def foreign_ids(app, client, other_org):
+    """One object of each kind, owned by the other organization."""
+    _, other_token = issue_key(app, other_org, "other org")
+    monitor = create_monitor(client, bearer(other_token))
+    key, _ = issue_key(app, other_org, "other org's second key")
+    channel = add_channel(other_org)
+    return {"monitor_id": monitor["id"], "key_id": key.id, "channel_id": channel.id}
+
+
+def id_routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1/") and rule.arguments and rule.endpoint != "static":
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, method
+
+
+def test_every_route_with_an_id_answers_404_for_another_orgs_object(app, client, auth_headers, foreign_ids):
+    checked = []
+    for rule, method in id_routes(app):
+        if not set(rule.arguments) <= set(foreign_ids):
+            continue
+        path = rule.rule
+        for argument in rule.arguments:
+            path = path.replace(f"<{argument}>", foreign_ids[argument])
+        response = client.open(path, method=method, json=BODIES.get(method), headers=auth_headers)
+        assert response.status_code == 404, (method, rule.rule, response.json)
+        body = response.get_data(as_text=True)
+        assert list(response.json) == ["error"]
+        assert "other org" not in body and "Globex" not in body
+        checked.append((method, rule.rule))
+    assert ("GET", "/api/v1/monitors/<monitor_id>") in checked
+    assert ("DELETE", "/api/v1/keys/<key_id>") in checked
+    db.session.expire_all()
+    assert client.get(f"/api/v1/monitors/{foreign_ids['monitor_id']}", headers=auth_headers).status_code == 404
+
+
+def test_every_id_route_is_covered_by_the_isolation_test(app, foreign_ids):
+    uncovered = {rule.rule for rule, _ in id_routes(app) if not set(rule.arguments) <= set(foreign_ids)}
+    assert uncovered == set(), "add the new kind of id to foreign_ids"
+
+
+def test_lists_show_only_the_callers_org(client, auth_headers, foreign_ids):
+    assert client.get("/api/v1/monitors", headers=auth_headers).json == {"monitors": []}
+    assert client.get("/api/v1/status", headers=auth_headers).json["counts"]["total"] == 0
+    assert [key["name"] for key in client.get("/api/v1/keys", headers=auth_headers).json["keys"]] == ["test key"]

@@ -1,0 +1,53 @@
+"""The scope matrix: scope × method × endpoint."""
+
+import pytest
+from api_support import SITE, bearer, create_monitor
+
+from aloft.keys import SCOPES
+from aloft.testing import issue_key
+
+# (method, path template, scope it needs, body)
+ENDPOINTS = [
+    ("GET", "/api/v1/monitors", "monitors:read", None),
+    ("POST", "/api/v1/monitors", "monitors:write", SITE),
+    ("GET", "/api/v1/monitors/{monitor}", "monitors:read", None),
+    ("PATCH", "/api/v1/monitors/{monitor}", "monitors:write", {"name": "x"}),
+    ("PUT", "/api/v1/monitors/{monitor}", "monitors:write", SITE),
+    ("DELETE", "/api/v1/monitors/{monitor}", "monitors:write", None),
+    ("GET", "/api/v1/status", "monitors:read", None),
+    ("GET", "/api/v1/keys", "api-keys:read", None),
+    ("POST", "/api/v1/keys", "api-keys:write", {"name": "x", "scopes": []}),
+    ("DELETE", "/api/v1/keys/{key}", "api-keys:write", None),
+]
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+@pytest.mark.parametrize(("method", "template", "needed", "body"), ENDPOINTS)
+def test_a_key_reaches_an_endpoint_only_with_its_scope(
+    app, client, org, auth_headers, scope, method, template, needed, body
+):
+    monitor = create_monitor(client, auth_headers)
+    target_key, _ = issue_key(app, org, "target")
+    _, token = issue_key(app, org, f"only {scope}", scopes=[scope])
+    path = template.format(monitor=monitor["id"], key=target_key.id)
+    response = client.open(path, method=method, json=body, headers=bearer(token))
+    if scope == needed:
+        assert response.status_code < 400, response.json
+    else:
+        assert response.status_code == 403
+        assert response.json == {"error": f"Missing required scope: {needed}"}
+
+
+def test_the_matrix_covers_every_authenticated_route(app):
+    covered = {
+        (method, template.replace("{monitor}", "<monitor_id>").replace("{key}", "<key_id>"))
+        for method, template, _, _ in ENDPOINTS
+    }
+    routes = {
+        (method, rule.rule)
+        for rule in app.url_map.iter_rules()
+        if app.blueprints.get(rule.endpoint.split(".")[0]) is not None
+        and getattr(app.blueprints[rule.endpoint.split(".")[0]], "scope_family", None)
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routes - covered == set()

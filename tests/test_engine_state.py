@@ -1,0 +1,89 @@
+"""The state machine: confirmed failures open one incident, the first success resolves it."""
+
+from sqlalchemy import func, select
+
+from aloft.checks import CheckResult
+from aloft.engine.state import record
+from aloft.extensions import db
+from aloft.models import CheckResult as CheckResultRow
+from aloft.models import Incident, Monitor
+
+SLOT = 1_800_000_000_000
+DOWN = CheckResult(ok=False, latency_ms=3.0, cause="Connection refused")
+UP = CheckResult(ok=True, latency_ms=12.5)
+
+
+def monitor_in(org, **fields):
+    monitor = Monitor(org_id=org.id, name="site", type="http", url="http://x", confirmation_count=2, **fields)
+    db.session.add(monitor)
+    db.session.commit()
+    return monitor
+
+
+def feed(monitor, *results, start=SLOT):
+    outcomes = []
+    for index, result in enumerate(results):
+        outcomes.append(record(db.session, monitor, start + index * 60_000, result))
+        db.session.commit()
+    return outcomes
+
+
+def incidents():
+    return db.session.scalars(select(Incident).order_by(Incident.started_at)).all()
+
+
+def test_one_failure_below_the_confirmation_count_opens_nothing(app, org):
+    monitor = monitor_in(org)
+    feed(monitor, UP, DOWN)
+    assert monitor.status == "up" and monitor.consecutive_failures == 1
+    assert incidents() == []
+
+
+def test_confirmed_failures_open_one_incident_with_the_cause(app, org):
+    monitor = monitor_in(org)
+    outcomes = feed(monitor, UP, DOWN, DOWN, DOWN, DOWN)
+    assert [o.transition.kind if o.transition else None for o in outcomes] == [None, None, "opened", None, None]
+    assert monitor.status == "down"
+    (incident,) = incidents()
+    assert incident.status == "open" and incident.cause == "Connection refused"
+    assert incident.opened_by_result_id is not None
+
+
+def test_the_first_success_resolves_the_incident(app, org):
+    monitor = monitor_in(org)
+    outcomes = feed(monitor, DOWN, DOWN, UP, DOWN, DOWN)
+    assert [o.transition.kind if o.transition else None for o in outcomes] == [
+        None,
+        "opened",
+        "resolved",
+        None,
+        "opened",
+    ]
+    first, second = incidents()
+    assert first.status == "resolved" and first.resolved_at > first.started_at
+    assert second.status == "open"
+    assert monitor.status == "down"
+
+
+def test_a_replayed_slot_writes_nothing_twice(app, org):
+    monitor = monitor_in(org)
+    feed(monitor, DOWN, DOWN)
+    replay = feed(monitor, DOWN, DOWN)
+    assert [outcome.stored for outcome in replay] == [False, False]
+    assert db.session.scalar(select(func.count()).select_from(CheckResultRow)) == 2
+    assert len(incidents()) == 1 and monitor.consecutive_failures == 2
+
+
+def test_an_older_slot_finishing_late_is_kept_but_changes_no_state(app, org):
+    monitor = monitor_in(org)
+    feed(monitor, UP, start=SLOT + 60_000)
+    (late,) = feed(monitor, DOWN, start=SLOT)
+    assert late.stored and late.transition is None
+    assert monitor.status == "up" and monitor.consecutive_failures == 0
+
+
+def test_a_confirmation_count_of_one_opens_on_the_first_failure(app, org):
+    monitor = monitor_in(org)
+    monitor.confirmation_count = 1
+    (outcome,) = feed(monitor, DOWN)
+    assert outcome.transition.kind == "opened"
