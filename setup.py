@@ -26,6 +26,8 @@ setup(
         "requests>=2.31",
         "python-dotenv>=1.0",
         "pluggy>=1.5",
+        "flask-swagger-ui>=5.34.0",
+        "openapi-ui-bundles>=0.3.0",
     ],
     extras_require={
         "test": [

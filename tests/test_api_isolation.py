@@ -25,8 +25,10 @@ def foreign_ids(app, client, other_org):
 
 
 def id_routes(app):
+    """Routes of authenticated resources whose URL names an object."""
     for rule in app.url_map.iter_rules():
-        if rule.rule.startswith("/api/v1/") and rule.arguments and rule.endpoint != "static":
+        blueprint = app.blueprints.get(rule.endpoint.split(".")[0])
+        if rule.arguments and getattr(blueprint, "scope_family", None) is not None:
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 yield rule, method
 

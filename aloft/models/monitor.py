@@ -34,9 +34,11 @@ class Monitor(IdMixin, TimestampMixin, Base):
         CheckConstraint("status IN ('pending', 'up', 'down', 'paused')", name="status"),
         # The scheduler's query: due, unpaused monitors in due order.
         Index("ix_monitors_due", "paused", "next_check_ms"),
+        # Listing an org's monitors and counting them by status (GET /api/v1/status).
+        Index("ix_monitors_org_status", "org_id", "status"),
     )
 
-    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(200))
     type: Mapped[str] = mapped_column(String(64))
     url: Mapped[str | None] = mapped_column(String(2048))

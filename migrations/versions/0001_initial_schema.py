@@ -146,7 +146,7 @@ def upgrade():
     )
     with op.batch_alter_table("monitors", schema=None) as batch_op:
         batch_op.create_index("ix_monitors_due", ["paused", "next_check_ms"], unique=False)
-        batch_op.create_index(batch_op.f("ix_monitors_org_id"), ["org_id"], unique=False)
+        batch_op.create_index("ix_monitors_org_status", ["org_id", "status"], unique=False)
 
     op.create_table(
         "check_results",
@@ -322,7 +322,7 @@ def downgrade():
 
     op.drop_table("check_results")
     with op.batch_alter_table("monitors", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_monitors_org_id"))
+        batch_op.drop_index("ix_monitors_org_status")
         batch_op.drop_index("ix_monitors_due")
 
     op.drop_table("monitors")
