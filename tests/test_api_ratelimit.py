@@ -1,5 +1,7 @@
 """Rate limits shared through real Redis by two app instances, as two gunicorn workers would."""
 
+import secrets
+
 import pytest
 from api_support import bearer
 
@@ -45,8 +47,17 @@ def test_each_key_has_its_own_budget(app, org, two_workers):
     assert response.headers["X-RateLimit-Remaining"] == "599"
 
 
+def random_ip() -> str:
+    return f"10.{secrets.randbelow(256)}.{secrets.randbelow(256)}.{secrets.randbelow(254) + 1}"
+
+
 def test_unauthenticated_requests_are_limited_per_ip_at_20(two_workers):
     first, second = two_workers
-    codes = [(first if i % 2 else second).get("/api/v1/monitors").status_code for i in range(21)]
+    # A client address of its own, so no other run sharing this Redis touches its bucket.
+    client_ip = {"REMOTE_ADDR": random_ip()}
+    codes = [
+        (first if i % 2 else second).get("/api/v1/monitors", environ_base=client_ip).status_code for i in range(21)
+    ]
     assert codes == [401] * 20 + [429]
-    assert first.get("/api/v1/health").status_code == 200, "probes are never limited"
+    assert first.get("/api/v1/monitors", environ_base={"REMOTE_ADDR": random_ip()}).status_code == 401, "per IP"
+    assert first.get("/api/v1/health", environ_base=client_ip).status_code == 200, "probes are never limited"
