@@ -26,6 +26,7 @@ setup(
         "requests>=2.31",
         "python-dotenv>=1.0",
         "pluggy>=1.5",
+        "certifi>=2024.2.2",
         "flask-swagger-ui>=5.34.0",
         "openapi-ui-bundles>=0.3.0",
     ],

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import event
 
-from aloft import __version__
+from aloft import __version__, targets
 from aloft.api.blueprint import SPEC_OPTIONS
 from aloft.config import Settings
 from aloft.extensions import api, db, migrate
@@ -31,6 +31,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     else:
         settings = Settings.from_env(config, dotenv=".env" if config is None else None)
     settings = settings.with_secret_key()
+    targets.configure(settings.target_policy)
 
     app = Flask("aloft")
     app.config.update(_flask_config(settings))

@@ -10,6 +10,6 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=["aloft_http"],
-    install_requires=["aloft", "requests>=2.31"],
+    install_requires=["aloft"],
     entry_points={"aloft": ["http = aloft_http"]},
 )

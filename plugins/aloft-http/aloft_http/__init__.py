@@ -1,20 +1,29 @@
-"""The ``http`` check type: request a URL and judge the status code and, optionally, the body."""
+"""The ``http`` check type: request a URL and judge the status code and, optionally, the body.
+
+Requests are written with :mod:`http.client` on sockets from :func:`aloft.targets.connect`,
+so the target policy vets the address of the first request and of every redirect hop.
+Redirects are followed here, one fresh connection per hop; TLS uses the process-wide
+context of :func:`aloft.targets.tls_context` and verifies the URL's host name.
+"""
 
 from __future__ import annotations
 
+import base64
+import codecs
+import http.client
 import re
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from functools import cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urljoin, urlsplit
 
-import requests
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
-from urllib3.exceptions import NameResolutionError
 
 import aloft
+from aloft import targets
 from aloft.checks import CheckResult, CheckTarget, CheckType
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -23,6 +32,13 @@ MAX_REDIRECTS = 5
 MAX_BODY_BYTES = 5 * 1024 * 1024
 STATUS_CODES_PATTERN = r"^[1-5][0-9]{2}(-[1-5][0-9]{2})?$"
 USER_AGENT = f"Aloft/{aloft.__version__} (uptime check)"
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Headers meant for the monitored origin only: a redirect to another origin drops them, as curl does.
+ORIGIN_HEADERS = frozenset({"authorization", "cookie", "host", "proxy-authorization"})
+#: Characters left as they are when a URL's path and query are percent-encoded (the rest of RFC 3986's).
+URL_SAFE = "!$%&'()*+,/:;=?@[]~"
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
 def status_ranges(codes: list[str]) -> list[tuple[int, int]]:
@@ -40,6 +56,16 @@ def _ascending(codes: list[str]) -> None:
             raise ValidationError(f"Range {code!r} ends before it starts.")
 
 
+def _header_lines(headers: dict[str, str]) -> None:
+    for name, value in headers.items():
+        if not HEADER_NAME.match(name):
+            raise ValidationError(f"{name!r} is not a valid header name.")
+        if any(character in value for character in "\r\n\0"):
+            raise ValidationError(f"The value of {name} must be one line.")
+        if any(ord(character) > 255 for character in value):
+            raise ValidationError(f"The value of {name} must be Latin-1 text.")
+
+
 class HttpSettings(Schema):
     """Settings of an ``http`` monitor."""
 
@@ -47,7 +73,7 @@ class HttpSettings(Schema):
         unknown = RAISE
 
     method = fields.String(load_default="GET", validate=validate.OneOf(METHODS))
-    headers = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict)
+    headers = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict, validate=_header_lines)
     body = fields.String(metadata={"description": "Request body, sent as is."})
     expected_status_codes = fields.List(
         fields.String(
@@ -78,6 +104,136 @@ class HttpSettings(Schema):
             raise ValidationError("Set keyword to say which text must be absent.", "keywordAbsent")
 
 
+class CheckFailed(Exception):
+    """The check failed before a response could be judged; ``cause`` says why."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
+
+
+@dataclass(frozen=True)
+class Url:
+    """An http(s) URL taken apart for sending a request to it."""
+
+    text: str
+    scheme: str
+    #: ASCII (IDNA-encoded), IPv6 without brackets.
+    host: str
+    port: int
+    #: Path and query, percent-encoded.
+    path: str
+    #: ``user:password`` from the URL, sent as HTTP basic authentication.
+    credentials: str | None
+
+    @classmethod
+    def parse(cls, text: str) -> Url:
+        """Raises :class:`CheckFailed` unless ``text`` is an absolute http or https URL."""
+        try:
+            parts = urlsplit(text)
+            port = parts.port
+            host = (parts.hostname or "").encode("idna").decode("ascii")
+        except ValueError:  # including UnicodeError from IDNA
+            raise CheckFailed(f"Invalid URL: {text}") from None
+        if parts.scheme not in DEFAULT_PORTS or not host:
+            raise CheckFailed(f"Invalid URL: {text}")
+        path = quote(parts.path or "/", safe=URL_SAFE) + (
+            f"?{quote(parts.query, safe=URL_SAFE)}" if parts.query else ""
+        )
+        credentials = None
+        if parts.username is not None:
+            credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+        return cls(text, parts.scheme, host, port or DEFAULT_PORTS[parts.scheme], path, credentials)
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        return self.scheme, self.host, self.port
+
+    @property
+    def host_header(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request of a check: the first, or the one a redirect asks for."""
+
+    method: str
+    url: Url
+    #: The monitor's headers, minus those a redirect to another origin dropped.
+    headers: dict[str, str]
+    body: bytes | None
+
+    def wire_headers(self) -> dict[str, str]:
+        """Headers as sent: Host and User-Agent unless the monitor sets its own, then the URL's credentials."""
+        given = {name.lower() for name in self.headers}
+        defaults = {"Host": self.url.host_header, "User-Agent": USER_AGENT}
+        headers = {name: value for name, value in defaults.items() if name.lower() not in given} | self.headers
+        if self.url.credentials is not None:
+            token = base64.b64encode(self.url.credentials.encode()).decode("ascii")
+            headers = {name: value for name, value in headers.items() if name.lower() != "authorization"}
+            headers["Authorization"] = f"Basic {token}"
+        return headers
+
+    def redirected(self, status: int, location: str) -> Request:
+        """The request a ``status`` redirect to ``location`` calls for (browsers' rules, as requests has them)."""
+        url = Url.parse(urljoin(self.url.text, location))
+        method, body, headers = self.method, self.body, self.headers
+        if (status in (302, 303) and method != "HEAD") or (status == 301 and method == "POST"):
+            method = "GET"
+        if status not in (307, 308):
+            body = None
+            headers = {name: value for name, value in headers.items() if name.lower() != "content-type"}
+        if url.origin != self.url.origin:
+            headers = {name: value for name, value in headers.items() if name.lower() not in ORIGIN_HEADERS}
+        return replace(self, method=method, url=url, headers=headers, body=body)
+
+
+class Exchange:
+    """The requests of one check, each on a connection of its own that the next one closes."""
+
+    def __init__(self, url: Url, timeout_seconds: int, verify_tls: bool) -> None:
+        #: The URL being requested: a failure is about its host.
+        self.url = url
+        self.timeout_seconds = timeout_seconds
+        self.verify_tls = verify_tls
+        self._connection: http.client.HTTPConnection | None = None
+
+    def follow(self, request: Request, follow_redirects: bool) -> http.client.HTTPResponse:
+        """The response to ``request`` or, following redirects, to the last one it leads to."""
+        redirects = 0
+        while True:
+            response = self.send(request)
+            location = response.getheader("Location")
+            if not follow_redirects or response.status not in REDIRECT_STATUSES or not location:
+                return response
+            if redirects == MAX_REDIRECTS:
+                raise CheckFailed(f"Too many redirects (max {MAX_REDIRECTS})")
+            redirects += 1
+            request = request.redirected(response.status, location)
+
+    def send(self, request: Request) -> http.client.HTTPResponse:
+        self.close()
+        self.url = url = request.url
+        self._connection = http.client.HTTPConnection(url.host, url.port, timeout=self.timeout_seconds)
+        self._connection.sock = self._open_socket(url)
+        self._connection.request(request.method, url.path, body=request.body, headers=request.wire_headers())
+        return self._connection.getresponse()
+
+    def _open_socket(self, url: Url) -> socket.socket:
+        sock = targets.connect(url.host, url.port, self.timeout_seconds)
+        if url.scheme == "http":
+            return sock
+        context = targets.tls_context() if self.verify_tls else _unverified_tls_context()
+        return context.wrap_socket(sock, server_hostname=url.host)
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+
 class HttpCheck(CheckType):
     """Request the monitor's URL; up when the status is expected and the keyword test passes."""
 
@@ -86,50 +242,73 @@ class HttpCheck(CheckType):
     settings_schema = HttpSettings
     requires_url = True
 
+    @classmethod
+    def validate_url(cls, url: str) -> str | None:
+        try:
+            Url.parse(url)
+        except CheckFailed as invalid:
+            return invalid.cause
+        return None
+
     def run(self, monitor: CheckTarget) -> CheckResult:
         options = HttpSettings().load(monitor.settings)
         expected = status_ranges(options["expected_status_codes"])
+        try:
+            url = Url.parse(monitor.url or "")
+        except CheckFailed as failed:
+            return CheckResult(False, cause=failed.cause)
         body = options.get("body")
+        request = Request(options["method"], url, options["headers"], None if body is None else body.encode())
         started = time.perf_counter()
         deadline = started + monitor.timeout_seconds
+        exchange = Exchange(url, monitor.timeout_seconds, options["verify_tls"])
         try:
-            # A session per check: no connection outlives the check that opened it.
-            with requests.Session() as session:
-                session.max_redirects = MAX_REDIRECTS
-                with session.request(
-                    options["method"],
-                    monitor.url,
-                    headers={"User-Agent": USER_AGENT, **options["headers"]},
-                    data=None if body is None else body.encode(),
-                    timeout=monitor.timeout_seconds,
-                    allow_redirects=options["follow_redirects"],
-                    verify=options["verify_tls"],
-                    stream=True,
-                ) as response:
-                    latency_ms = (time.perf_counter() - started) * 1000
-                    details = {"statusCode": response.status_code}
-                    if not any(low <= response.status_code <= high for low, high in expected):
-                        return CheckResult(False, latency_ms, f"HTTP {response.status_code}", details)
-                    if "keyword" not in options:
-                        return CheckResult(True, latency_ms, details=details)
-                    text = _read_body(response, deadline)
-        except requests.RequestException as error:
-            return CheckResult(False, cause=_cause(error, monitor))
-        except TimeoutError:
-            return CheckResult(False, cause=f"Timed out after {monitor.timeout_seconds}s")
+            response = exchange.follow(request, options["follow_redirects"])
+            latency_ms = (time.perf_counter() - started) * 1000
+            details = {"statusCode": response.status}
+            if not any(low <= response.status <= high for low, high in expected):
+                return CheckResult(False, latency_ms, f"HTTP {response.status}", details)
+            if "keyword" not in options:
+                return CheckResult(True, latency_ms, details=details)
+            text = _read_body(response, deadline)
+        except CheckFailed as failed:
+            return CheckResult(False, cause=failed.cause)
+        except (OSError, http.client.HTTPException) as error:
+            return CheckResult(False, cause=_cause(error, exchange.url, monitor.timeout_seconds))
+        finally:
+            exchange.close()
         return _keyword_result(text, options["keyword"], options["keyword_absent"], latency_ms, details)
 
 
-def _read_body(response: requests.Response, deadline: float) -> str:
+@cache
+def _unverified_tls_context() -> ssl.SSLContext:
+    """For ``verifyTls: false``: encrypts, trusts anything. Built once, like the verifying one."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _read_body(response: http.client.HTTPResponse, deadline: float) -> str:
     """The start of the body, decoded; raises TimeoutError once the check's time is up."""
     received = bytearray()
-    for chunk in response.iter_content(64 * 1024):
+    while len(received) < MAX_BODY_BYTES:
+        chunk = response.read(64 * 1024)
+        if not chunk:
+            break
         received += chunk
         if time.perf_counter() > deadline:
             raise TimeoutError
-        if len(received) >= MAX_BODY_BYTES:
-            break
-    return received[:MAX_BODY_BYTES].decode(response.encoding or "utf-8", errors="replace")
+    return received[:MAX_BODY_BYTES].decode(_charset(response), errors="replace")
+
+
+def _charset(response: http.client.HTTPResponse) -> str:
+    charset = response.headers.get_content_charset() or "utf-8"
+    try:
+        codecs.lookup(charset)
+    except LookupError:
+        return "utf-8"
+    return charset
 
 
 def _keyword_result(
@@ -143,49 +322,17 @@ def _keyword_result(
     return CheckResult(True, latency_ms, details=details)
 
 
-def _cause(error: requests.RequestException, monitor: CheckTarget) -> str:
-    """Say why the request failed in words an operator can act on."""
-    if isinstance(error, requests.TooManyRedirects):
-        return f"Too many redirects (max {MAX_REDIRECTS})"
-    if isinstance(error, requests.Timeout):
-        return f"Timed out after {monitor.timeout_seconds}s"
-    if isinstance(
-        error, requests.exceptions.InvalidURL | requests.exceptions.MissingSchema | requests.exceptions.InvalidSchema
-    ):
-        return f"Invalid URL: {monitor.url}"
-    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+def _cause(error: OSError | http.client.HTTPException, url: Url, timeout_seconds: int) -> str:
+    """Say why the request to ``url`` failed in words an operator can act on."""
+    if isinstance(error, http.client.InvalidURL):
+        return f"Invalid URL: {url.text}"
+    if isinstance(error, http.client.RemoteDisconnected):
+        return "Connection closed without a response"
+    if isinstance(error, http.client.IncompleteRead):
         return "Connection broken while reading the response"
-    causes = list(_chain(error))
-    for cause in causes:
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS: {cause.verify_message}"
-    for cause in causes:
-        if isinstance(cause, ssl.SSLError):
-            return f"TLS: {(cause.reason or str(cause)).lower().replace('_', ' ')}"
-    for cause in causes:
-        if isinstance(cause, ConnectionRefusedError):
-            return "Connection refused"
-        if isinstance(cause, ConnectionResetError):
-            return "Connection reset"
-        if isinstance(cause, NameResolutionError | socket.gaierror):
-            url = error.request.url if error.request is not None else monitor.url
-            return f"DNS: cannot resolve {urlsplit(url or '').hostname}"
-        if isinstance(cause, OSError) and cause.strerror:
-            return f"Connection failed: {cause.strerror}"
-    return f"Request failed: {_short(str(error))}"
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    """``error`` and every exception it wraps, through causes, contexts, ``reason`` and ``args``."""
-    pending, seen = [error], set()
-    while pending:
-        current = pending.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
-        pending.extend(item for item in wrapped if isinstance(item, BaseException))
+    if isinstance(error, http.client.HTTPException):
+        return f"Invalid HTTP response: {_short(str(error))}"
+    return targets.connection_failure(error, url.host, timeout_seconds)
 
 
 def _short(text: str) -> str:

@@ -1,30 +1,40 @@
-"""The http check against real HTTP(S) servers on 127.0.0.1."""
+"""The http check against real HTTP(S) servers on 127.0.0.1; other host names come from a fake resolver."""
 
 from __future__ import annotations
 
+import base64
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import unquote
 
 import pytest
 import trustme
 from aloft_http import HttpCheck
 
+from aloft import targets
 from aloft.checks import CheckResult, CheckTarget
 
 SLOW_SECONDS = 2
 
 
 class Handler(BaseHTTPRequestHandler):
-    """/ok, /status/<code>, /slow, /redirect/<n> (n more hops, then /ok), /echo."""
+    """/ok, /status/<code>, /slow, /redirect/<n> (n more hops, then /ok), /goto?<location>, /echo, /headers.
+
+    It keeps connections alive, as most servers do, and records the client port of each request.
+    """
+
+    protocol_version = "HTTP/1.1"
+    client_ports: ClassVar[list[int]] = []
 
     def do_any(self) -> None:
+        self.client_ports.append(self.client_address[1])
         path = self.path
         if path == "/ok":
             self.answer(200, b"all systems ok")
@@ -39,9 +49,17 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Location", f"/redirect/{hops - 1}" if hops else "/ok")
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif path.startswith("/goto?"):
+            self.send_response(302)
+            self.send_header("Location", unquote(path.partition("?")[2]))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif path == "/echo":
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             self.answer(200, f"{self.command} {self.headers.get('X-Token')} ".encode() + body)
+        elif path == "/headers":
+            names = ("Host", "Authorization", "Cookie")
+            self.answer(200, " ".join(f"{name.lower()}={self.headers.get(name)}" for name in names).encode())
         else:
             self.answer(404, b"not found")
 
@@ -59,9 +77,14 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
 
+class Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a check that gave up closed the connection: not a failure of the test
+
+
 @contextmanager
 def serving(context: ssl.SSLContext | None = None) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     server.block_on_close = False
     if context is not None:
@@ -95,18 +118,42 @@ def ca() -> trustme.CA:
 
 
 @pytest.fixture
-def trusted_ca(ca: trustme.CA, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> trustme.CA:
-    """The test CA, trusted the way an operator trusts a private CA: REQUESTS_CA_BUNDLE."""
+def trusted_ca(ca: trustme.CA, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[trustme.CA]:
+    """The test CA, trusted the way an operator trusts a private CA: SSL_CERT_FILE."""
     bundle = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    return ca
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    targets.tls_context.cache_clear()
+    yield ca
+    targets.tls_context.cache_clear()
 
 
-def tls_context(ca: trustme.CA, **validity: datetime) -> ssl.SSLContext:
+@pytest.fixture(autouse=True)
+def resolve_as() -> Iterator[Callable[..., None]]:
+    """Every test starts under the default policy and resolver; ``resolve_as(names, policy)``
+    installs a resolver answering ``names`` (host -> addresses) and the policy ``policy``."""
+
+    def install(names: dict[str, list[str]], policy: str = "private-ok") -> None:
+        def resolver(host: str, port: int) -> list[str]:
+            if host not in names:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            return names[host]
+
+        targets.configure(policy, resolver=resolver)
+
+    targets.configure()
+    yield install
+    targets.configure()
+
+
+def tls_context(ca: trustme.CA, host: str = "127.0.0.1", **validity: datetime) -> ssl.SSLContext:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1", **validity).configure_cert(context)
+    ca.issue_cert(host, **validity).configure_cert(context)
     return context
+
+
+def port_of(base: str) -> int:
+    return int(base.rpartition(":")[2])
 
 
 def check(url: str, timeout: int = 1, **settings: Any) -> CheckResult:
@@ -203,10 +250,73 @@ def test_an_expired_certificate_is_down_with_cause_tls_certificate_has_expired(t
     assert not result.ok and result.cause == "TLS: certificate has expired"
 
 
-@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 def test_an_untrusted_certificate_is_down_unless_verify_tls_is_off(ca):
     with serving(tls_context(ca)) as base:
         result = check(f"{base}/ok")
-        assert not result.ok and result.cause.startswith("TLS: ")
-        assert "local issuer certificate" in result.cause
+        assert not result.ok and result.cause == "TLS: certificate signed by an unknown authority"
         assert check(f"{base}/ok", verifyTls=False).ok
+
+
+def test_tls_verifies_the_certificate_for_the_host_name_not_for_the_address_connected_to(trusted_ca, resolve_as):
+    resolve_as({"app.test": ["127.0.0.1"]})
+    with serving(tls_context(trusted_ca, "app.test")) as base:
+        assert check(f"https://app.test:{port_of(base)}/ok").ok
+    with serving(tls_context(trusted_ca, "other.test")) as base:
+        result = check(f"https://app.test:{port_of(base)}/ok")
+    assert not result.ok and result.cause == "TLS: certificate is not valid for app.test"
+
+
+def test_every_check_opens_a_fresh_connection(server):
+    assert check(f"{server}/ok").ok and check(f"{server}/ok").ok
+    first, second = Handler.client_ports[-2:]
+    assert first != second
+
+
+def test_a_host_name_is_connected_to_its_vetted_address_and_sent_as_the_host_header(server, resolve_as):
+    resolve_as({"app.test": ["127.0.0.1"]})
+    port = port_of(server)
+    assert check(f"http://app.test:{port}/headers", keyword=f"host=app.test:{port} ").ok
+
+
+def test_a_redirect_to_a_host_resolving_to_cloud_metadata_is_refused_at_the_hop(server, resolve_as):
+    resolve_as({"metadata.test": ["169.254.169.254"]})
+    result = check(f"{server}/goto?http://metadata.test/latest/meta-data/")
+    assert not result.ok
+    assert result.cause == "Target refused by policy: 169.254.169.254 is link-local (cloud metadata)"
+
+
+def test_a_host_resolving_to_an_allowed_and_a_refused_address_is_refused(server, resolve_as):
+    resolve_as({"mixed.test": ["127.0.0.1", "169.254.169.254"]})
+    result = check(f"http://mixed.test:{port_of(server)}/ok")
+    assert not result.ok
+    assert result.cause == "Target refused by policy: 169.254.169.254 is link-local (cloud metadata)"
+
+
+def test_under_public_only_a_loopback_server_is_refused(server, resolve_as):
+    resolve_as({}, policy="public-only")
+    result = check(f"{server}/ok")
+    assert not result.ok and result.cause == "Target refused by policy: 127.0.0.1 is loopback"
+
+
+def test_a_redirect_to_another_origin_drops_authorization_and_cookie(server, resolve_as):
+    resolve_as({"other.test": ["127.0.0.1"]})
+    secrets = {"Authorization": "Bearer s3cret", "Cookie": "session=1"}
+    assert check(f"{server}/goto?{server}/headers", headers=secrets, keyword="authorization=Bearer s3cret").ok
+    elsewhere = f"http://other.test:{port_of(server)}/headers"
+    assert check(f"{server}/goto?{elsewhere}", headers=secrets, keyword="authorization=None cookie=None").ok
+
+
+def test_a_post_redirected_with_302_is_followed_with_a_get_without_the_body(server):
+    assert check(f"{server}/goto?/echo", method="POST", body="payload", keyword="GET None ").ok
+
+
+def test_user_and_password_in_the_url_are_sent_as_basic_authentication(server):
+    token = base64.b64encode(b"monitor:p@ss").decode()
+    url = server.replace("http://", "http://monitor:p%40ss@")
+    assert check(f"{url}/headers", keyword=f"authorization=Basic {token}").ok
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1/", "http://", "http://127.0.0.1:99999/", "127.0.0.1/ok"])
+def test_an_unusable_url_is_down_with_cause_invalid_url(url):
+    result = check(url)
+    assert not result.ok and result.cause == f"Invalid URL: {url}"

@@ -67,3 +67,13 @@ def test_headers_must_map_strings_to_strings():
 
 def test_keyword_absent_needs_a_keyword():
     assert errors(keywordAbsent=True) == {"keywordAbsent": ["Set keyword to say which text must be absent."]}
+
+
+def test_a_header_name_must_be_a_token():
+    assert errors(headers={"X Token": "1"}) == {"headers": ["'X Token' is not a valid header name."]}
+
+
+def test_a_header_value_must_be_one_line_of_latin_1():
+    assert errors(headers={"X-Token": "1\r\nX-Evil: 1"}) == {"headers": ["The value of X-Token must be one line."]}
+    assert errors(headers={"X-Token": "\u2713"}) == {"headers": ["The value of X-Token must be Latin-1 text."]}
+    assert load(headers={"X-Name": "caf\u00e9"})["headers"] == {"X-Name": "caf\u00e9"}

@@ -1,0 +1,288 @@
+"""Connecting to what monitors watch, under ``ALOFT_TARGET_POLICY``.
+
+A check never hands a host name to the network stack. :func:`connect` resolves the name
+once, vets every address it resolves to against the policy in force, and connects to a
+vetted address; resolving again at connect time would let a name answer differently the
+second time (DNS rebinding). When any address of a name is refused, the whole name is
+refused: trying only the allowed ones would let a hostile DNS server steer a check to the
+refused one whenever the allowed ones fail.
+
+``create_app`` sets the policy with :func:`configure`; until then it is ``private-ok``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from urllib.parse import urlsplit
+
+import certifi
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+#: ``resolve(host, port)``: the addresses of ``host``, as strings; raises OSError when there are none.
+Resolver = Callable[[str, int], list[str]]
+
+#: Where clouds serve instance metadata and credentials; refused under every policy.
+METADATA_ADDRESSES = frozenset(
+    ipaddress.ip_address(address)
+    for address in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle
+        "169.254.170.2",  # AWS ECS task credentials
+        "169.254.170.23",  # AWS EKS pod identity
+        "fd00:ec2::254",  # AWS instance metadata over IPv6
+        "fd00:ec2::23",  # AWS EKS pod identity over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "192.0.0.192",  # Oracle Cloud Classic
+    )
+)
+#: Non-global ranges ``public-only`` names in its refusals (loopback, multicast etc. are named by ipaddress).
+NAMED_RANGES = tuple(
+    (ipaddress.ip_network(network), kind)
+    for network, kind in (
+        ("100.64.0.0/10", "shared address space (CGNAT)"),
+        ("10.0.0.0/8", "private (RFC 1918)"),
+        ("172.16.0.0/12", "private (RFC 1918)"),
+        ("192.168.0.0/16", "private (RFC 1918)"),
+        ("fc00::/7", "private (unique local)"),
+        ("192.0.2.0/24", "reserved for documentation"),
+        ("198.51.100.0/24", "reserved for documentation"),
+        ("203.0.113.0/24", "reserved for documentation"),
+        ("2001:db8::/32", "reserved for documentation"),
+    )
+)
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# X.509 verification results (OpenSSL X509_V_ERR_*) that all mean "no trusted CA signed this".
+UNKNOWN_AUTHORITY = frozenset({18, 19, 20, 21})
+HOSTNAME_MISMATCH = frozenset({62, 64})
+
+
+class TargetError(OSError):
+    """No connection was attempted; ``message`` says why in words an operator can act on."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class TargetRefused(TargetError):
+    """The target policy forbids connecting to an address the target resolves to."""
+
+
+class HostNotFound(TargetError):
+    """The target's host name does not resolve."""
+
+    def __init__(self, host: str) -> None:
+        super().__init__(f"DNS: cannot resolve {host}")
+
+
+class TargetPolicy(StrEnum):
+    """Which addresses checks may connect to: ``ALOFT_TARGET_POLICY``."""
+
+    #: Internal hosts may be monitored; link-local and cloud-metadata addresses may not.
+    PRIVATE_OK = "private-ok"
+    #: Only globally routable addresses.
+    PUBLIC_ONLY = "public-only"
+
+    def check_address(self, address: str | IPAddress) -> None:
+        """Raise :class:`TargetRefused` when this policy forbids connecting to ``address``.
+
+        An IPv6 address that embeds an IPv4 one (``::ffff:10.0.0.1``, NAT64, 6to4) is judged
+        by its IPv4 address.
+        """
+        address = _parse(address)
+        judged = _embedded_ipv4(address) or address
+        reason = self._refusal(judged)
+        if reason is not None:
+            shown = str(address) if judged is address else f"{address} ({judged})"
+            raise TargetRefused(f"Target refused by policy: {shown} is {reason}")
+
+    def _refusal(self, address: IPAddress) -> str | None:
+        if address in METADATA_ADDRESSES:
+            return "link-local (cloud metadata)" if address.is_link_local else "a cloud metadata address"
+        if address.is_link_local:
+            return "link-local"
+        if self is TargetPolicy.PRIVATE_OK:
+            return None
+        if address.is_unspecified:
+            return "unspecified"
+        if address.is_loopback:
+            return "loopback"
+        if address.is_multicast:
+            return "multicast"
+        for network, kind in NAMED_RANGES:
+            if address in network:
+                return kind
+        if address.is_reserved:
+            return "reserved"
+        return None if address.is_global else "not globally routable"
+
+
+def system_resolver(host: str, port: int) -> list[str]:
+    """The addresses the operating system's resolver gives ``host``, in its order of preference."""
+    return [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+@dataclass(frozen=True)
+class _Outbound:
+    policy: TargetPolicy
+    resolver: Resolver
+
+
+_outbound = _Outbound(TargetPolicy.PRIVATE_OK, system_resolver)
+
+
+def configure(policy: str = TargetPolicy.PRIVATE_OK, resolver: Resolver = system_resolver) -> None:
+    """Make every later connection of this process obey ``policy`` (a ``TargetPolicy`` name).
+
+    ``resolver`` replaces the system's, for tests that need names the public DNS cannot have.
+    """
+    global _outbound
+    _outbound = _Outbound(TargetPolicy(policy), resolver)
+
+
+def vetted_addresses(
+    host: str, port: int, *, policy: TargetPolicy | None = None, resolver: Resolver | None = None
+) -> list[IPAddress]:
+    """Resolve ``host`` once and return its addresses, all of them allowed by ``policy``.
+
+    ``policy`` and ``resolver`` default to those :func:`configure` set. Raises
+    :class:`HostNotFound` or, when any address is refused, :class:`TargetRefused`.
+    """
+    outbound = _outbound
+    policy = outbound.policy if policy is None else policy
+    resolver = outbound.resolver if resolver is None else resolver
+    try:
+        addresses = [_parse(host)]
+    except ValueError:
+        try:
+            answers = resolver(host, port)
+        except (OSError, UnicodeError) as error:
+            raise HostNotFound(host) from error
+        if not answers:
+            raise HostNotFound(host) from None
+        addresses = list(dict.fromkeys(_parse(answer) for answer in answers))
+    for address in addresses:
+        policy.check_address(address)
+    return addresses
+
+
+def connect(
+    host: str, port: int, timeout: float, *, policy: TargetPolicy | None = None, resolver: Resolver | None = None
+) -> socket.socket:
+    """A TCP connection to ``host``, made to an address the policy allows, within ``timeout`` seconds.
+
+    The addresses are tried in the resolver's order; the socket keeps ``timeout`` for each
+    later operation. Raises :class:`TargetError` before any connection is attempted, or the
+    last connection error.
+    """
+    addresses = vetted_addresses(host, port, policy=policy, resolver=resolver)
+    deadline = time.monotonic() + timeout
+    failures: list[OSError] = []
+    for address in addresses:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            return _connect_to(address, port, remaining, timeout)
+        except OSError as failure:
+            failures.append(failure)
+    raise failures[-1] if failures else TimeoutError(f"timed out connecting to {host}")
+
+
+def _connect_to(address: IPAddress, port: int, connect_timeout: float, timeout: float) -> socket.socket:
+    # Connect to the IPv4 address a mapped one was judged by: it works without an IPv6 stack.
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(connect_timeout)
+        sock.connect((str(address), port))
+    except BaseException:
+        sock.close()
+        raise
+    sock.settimeout(timeout)
+    return sock
+
+
+@cache
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS client context all checks share.
+
+    Built once per process (building one costs tens of milliseconds); every check still
+    opens its own connection. It trusts certifi's CAs and the system's, including a private
+    CA an operator adds with ``SSL_CERT_FILE`` or ``SSL_CERT_DIR``. Those variables are read
+    when the context is built: a test that sets them calls ``tls_context.cache_clear()``
+    before and after.
+    """
+    context = ssl.create_default_context(cafile=certifi.where())
+    context.load_default_certs()
+    return context
+
+
+def connection_failure(error: OSError, host: str, timeout_seconds: float) -> str:
+    """Why connecting to ``host`` (or talking TLS with it) failed, as a check's cause."""
+    if isinstance(error, TargetError):
+        return error.message
+    if isinstance(error, ssl.SSLCertVerificationError):
+        if error.verify_code in UNKNOWN_AUTHORITY:
+            return "TLS: certificate signed by an unknown authority"
+        if error.verify_code in HOSTNAME_MISMATCH:
+            return f"TLS: certificate is not valid for {host}"
+        return f"TLS: {error.verify_message}"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS: {(error.reason or str(error)).lower().replace('_', ' ')}"
+    if isinstance(error, ConnectionRefusedError):
+        return "Connection refused"
+    if isinstance(error, ConnectionResetError):
+        return "Connection reset"
+    if isinstance(error, TimeoutError):
+        return f"Timed out after {timeout_seconds:g}s"
+    return f"Connection failed: {error.strerror or error}"
+
+
+def host_and_port(text: str, scheme: str, default_port: int | None = None) -> tuple[str, int]:
+    """Split ``host:port`` or ``<scheme>://host:port`` (an IPv6 address in brackets: ``[::1]:5432``).
+
+    Without ``default_port`` the port is required. Raises ValueError with a message that
+    says which forms are accepted.
+    """
+    port_part = ":port" if default_port is None else "[:port]"
+    problem = (
+        f"Invalid address {text!r}: expected host{port_part} or {scheme}://host{port_part}, "
+        "with an IPv6 address in brackets ([::1]:5432)"
+    )
+    if "://" in text and not text.lower().startswith(f"{scheme}://"):
+        raise ValueError(problem)
+    try:
+        parts = urlsplit(text if "://" in text else f"{scheme}://{text}")
+        port = default_port if parts.port is None else parts.port
+    except ValueError:
+        raise ValueError(problem) from None
+    extra = "@" in parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment
+    if extra or not parts.hostname or not port:
+        raise ValueError(problem)
+    return parts.hostname, port
+
+
+def _parse(address: str | IPAddress) -> IPAddress:
+    if isinstance(address, str):
+        # A scope ("fe80::1%eth0") only matters for link-local addresses, which are always refused.
+        return ipaddress.ip_address(address.partition("%")[0])
+    return address
+
+
+def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+    if isinstance(address, ipaddress.IPv4Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in NAT64:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.sixtofour
