@@ -6,6 +6,7 @@ Plugins see these classes and the plain values passed to them, never database ob
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 import marshmallow
@@ -17,6 +18,11 @@ class CheckTarget:
 
     ``settings`` is the monitor's type-specific settings object as the API stores it:
     camelCase keys, already validated by the check type's ``settings_schema``.
+
+    A passive type decides from the pings the monitor received: ``last_ping_at`` and
+    ``last_ping_kind`` (``success`` or ``fail``) describe the newest ping that said how a run
+    ended (a ``start`` ping does not), and a monitor never pinged counts its silence from
+    ``pings_expected_since``. All three are None for monitors that reach out.
     """
 
     id: str
@@ -26,6 +32,9 @@ class CheckTarget:
     timeout_seconds: int
     interval_seconds: int
     settings: dict[str, Any]
+    pings_expected_since: datetime | None = None
+    last_ping_at: datetime | None = None
+    last_ping_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,11 @@ class CheckType:
     settings_schema: ClassVar[type[marshmallow.Schema] | None] = None
     requires_url: ClassVar[bool] = True
     passive: ClassVar[bool] = False
+
+    @classmethod
+    def validate_url(cls, url: str) -> str | None:
+        """None when ``url`` suits this type, else what is wrong (shown when a monitor is saved)."""
+        return None
 
     def run(self, monitor: CheckTarget) -> CheckResult:
         """Check ``monitor`` once; report failures in the result rather than raising."""

@@ -220,3 +220,19 @@ def test_stats_summarise_the_last_day_of_results(client, auth_headers):
     assert stats["uptime24h"] == pytest.approx(66.667)
     assert stats["responseTimeAvgMs"] == 200.0
     assert stats["lastCause"] == "HTTP 503"
+
+
+@pytest.mark.parametrize(
+    ("check_type", "url"),
+    [("http", "ftp://example.com/"), ("http", "not a url"), ("tcp", "db.internal"), ("ssl", "https://:443")],
+)
+def test_a_url_the_check_type_cannot_use_is_refused_when_saved(client, auth_headers, check_type, url):
+    issues = issues_of(post(client, auth_headers, {**SITE, "type": check_type, "url": url}))
+    assert ("url",) in issues
+
+
+@pytest.mark.parametrize(
+    ("check_type", "url"), [("http", "https://example.com/x?y=1"), ("tcp", "db.internal:5432"), ("ssl", "example.com")]
+)
+def test_a_url_the_check_type_can_use_is_accepted(client, auth_headers, check_type, url):
+    assert post(client, auth_headers, {**SITE, "type": check_type, "url": url}).status_code == 201

@@ -20,6 +20,7 @@ from aloft.api.errors import ApiError
 from aloft.api.fields import OkSchema, StrictBoolean, StrictInteger, Timestamp
 from aloft.extensions import db
 from aloft.models import Channel, CheckResult, Incident, Monitor, utcnow
+from aloft.pings import expect_pings, ping_url
 
 blp = Blueprint(
     "monitors",
@@ -33,7 +34,7 @@ MONITOR_NOT_FOUND = "Monitor not found"
 RECENT_INCIDENTS = 5
 MAX_PAGE = 1000
 #: Output-only fields: accepted and ignored on input, so GET → edit → PUT works.
-READ_ONLY_FIELDS = frozenset({"id", "status", "createdAt", "updatedAt", "lastCheckedAt"})
+READ_ONLY_FIELDS = frozenset({"id", "status", "createdAt", "updatedAt", "lastCheckedAt", "pingUrl"})
 INTERVAL_RANGE = (10, 86400)
 CONFIRMATION_RANGE = (1, 10)
 TIMEOUT_RANGE = (1, 60)
@@ -110,6 +111,8 @@ class MonitorInputSchema(ma.Schema):
             raise ma.ValidationError(errors)
         if check_type.requires_url and not data["url"]:
             errors["url"] = [f"Required for {check_type.name} monitors."]
+        elif data["url"] and (problem := check_type.validate_url(data["url"])) is not None:
+            errors["url"] = [problem]
         if check_type.settings_schema is not None:
             schema = check_type.settings_schema()
             try:
@@ -146,6 +149,19 @@ class MonitorSchema(ma.Schema):
     created_at = Timestamp(data_key="createdAt", required=True)
     updated_at = Timestamp(data_key="updatedAt", required=True)
     last_checked_at = Timestamp(data_key="lastCheckedAt", allow_none=True, required=True)
+    ping_url = ma.fields.Method(
+        "dump_ping_url",
+        data_key="pingUrl",
+        allow_none=True,
+        required=True,
+        metadata={
+            "type": "string",
+            "description": "Passive types (heartbeat): the URL the job pings; keep it secret. Null otherwise.",
+        },
+    )
+
+    def dump_ping_url(self, monitor: Monitor) -> str | None:
+        return ping_url(current_app.extensions["aloft.settings"].base_url, monitor.ping_token)
 
 
 class MonitorEnvelope(ma.Schema):
@@ -326,6 +342,7 @@ def apply_input(monitor: Monitor, data: dict[str, Any]) -> None:
         setattr(monitor, name, data[name])
     monitor.channels = channels
     monitor.updated_at = utcnow()
+    expect_pings(monitor, check_types()[monitor.type].passive)
     if monitor.paused:
         monitor.status = "paused"
     elif was_paused or monitor.status is None:

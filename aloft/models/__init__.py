@@ -4,11 +4,13 @@ from aloft.models.api_key import ApiKey
 from aloft.models.base import new_id, utcnow
 from aloft.models.channel import Channel, Delivery
 from aloft.models.check_result import CheckResult
+from aloft.models.heartbeat import PING_KINDS, Ping
 from aloft.models.incident import Incident
 from aloft.models.monitor import Monitor, monitor_channels
 from aloft.models.organization import ROLES, Membership, Organization, User
 
 __all__ = [
+    "PING_KINDS",
     "ROLES",
     "ApiKey",
     "Channel",
@@ -18,6 +20,7 @@ __all__ = [
     "Membership",
     "Monitor",
     "Organization",
+    "Ping",
     "User",
     "monitor_channels",
     "new_id",

@@ -53,6 +53,13 @@ class Monitor(IdMixin, TimestampMixin, Base):
     #: scheduler's atomic claim can do its arithmetic in SQL on SQLite and PostgreSQL.
     next_check_ms: Mapped[int | None] = mapped_column(BigInteger)
     last_checked_at: Mapped[datetime | None]
+    #: Passive monitors receive pings at a URL with this secret token in it (None for
+    #: monitors that reach out); a monitor never pinged counts its silence from the issue.
+    ping_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    ping_token_issued_at: Mapped[datetime | None]
+    #: The newest ping that reported how a run ended (``success`` or ``fail``), and when.
+    last_ping_at: Mapped[datetime | None]
+    last_ping_kind: Mapped[str | None] = mapped_column(String(16))
     #: Last change by a person (checks do not touch it).
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -1,0 +1,98 @@
+"""The ingest endpoint: pings recorded by kind, no API key, 404 for unknown tokens, limited per token."""
+
+import pytest
+from heartbeat_support import create_heartbeat, ping_path, token_of
+from sqlalchemy import func, select
+
+from aloft.extensions import db
+from aloft.models import Monitor, Ping
+from aloft.pings import PINGS_KEPT, record_ping
+
+
+def pings_of(monitor):
+    return db.session.scalars(select(Ping).where(Ping.monitor_id == monitor["id"]).order_by(Ping.id)).all()
+
+
+def test_get_post_and_head_pings_are_recorded_as_successes(client, heartbeat):
+    path = ping_path(heartbeat)
+    for send in (client.get, client.post):
+        response = send(path)
+        assert response.status_code == 200
+        assert response.json == {"ok": True}
+    assert client.head(path).status_code == 200
+    assert [(ping.kind, ping.method) for ping in pings_of(heartbeat)] == [
+        ("success", "GET"),
+        ("success", "POST"),
+        ("success", "HEAD"),
+    ]
+
+
+def test_start_and_fail_pings_are_recorded_with_their_kind(client, heartbeat):
+    path = ping_path(heartbeat)
+    assert client.get(f"{path}/start").status_code == 200
+    assert client.post(f"{path}/fail").status_code == 200
+    assert [ping.kind for ping in pings_of(heartbeat)] == ["start", "fail"]
+    monitor = db.session.get(Monitor, heartbeat["id"])
+    assert monitor.last_ping_kind == "fail"
+
+
+def test_a_start_ping_reports_no_outcome(client, heartbeat):
+    assert client.get(f"{ping_path(heartbeat)}/start").status_code == 200
+    monitor = db.session.get(Monitor, heartbeat["id"])
+    assert (monitor.last_ping_at, monitor.last_ping_kind) == (None, None)
+
+
+def test_a_ping_keeps_its_source_user_agent_and_the_start_of_its_body(client, heartbeat):
+    output = "backup done\n" + "x" * 5000
+    client.post(ping_path(heartbeat), data=output, headers={"User-Agent": "curl/8.5.0"})
+    (ping,) = pings_of(heartbeat)
+    assert (ping.source_ip, ping.user_agent) == ("127.0.0.1", "curl/8.5.0")
+    assert ping.body == output[:1000]
+
+
+def test_pinging_needs_no_api_key(client, heartbeat):
+    assert client.get(ping_path(heartbeat)).status_code == 200
+    assert client.get(ping_path(heartbeat), headers={"Authorization": "Bearer nonsense"}).status_code == 200
+
+
+@pytest.mark.parametrize("suffix", ["", "/start", "/fail"])
+def test_an_unknown_token_is_a_404_in_json(client, heartbeat, suffix):
+    response = client.post(f"/heartbeat/{'A' * 32}{suffix}")
+    assert response.status_code == 404
+    assert response.json == {"error": "No monitor has this ping URL; copy pingUrl from the monitor again."}
+    assert db.session.scalar(select(func.count()).select_from(Ping)) == 0
+
+
+def test_pings_are_limited_to_60_a_minute_per_token(client, auth_headers, heartbeat):
+    path = ping_path(heartbeat)
+    codes = [client.get(path + ("/start" if index % 2 else "")).status_code for index in range(60)]
+    assert codes == [200] * 60
+    limited = client.get(path)
+    assert limited.status_code == 429
+    assert limited.json == {"error": "Rate limit exceeded"}
+    assert int(limited.headers["Retry-After"]) > 0
+    other = create_heartbeat(client, auth_headers, name="Other job")
+    assert client.get(ping_path(other)).status_code == 200, "each token has its own budget"
+
+
+def test_only_the_newest_pings_of_a_monitor_are_kept(client, auth_headers, heartbeat):
+    other = create_heartbeat(client, auth_headers, name="Other job")
+    record_ping(token_of(other), "success")
+    for number in range(PINGS_KEPT + 5):
+        record_ping(token_of(heartbeat), "success", body=str(number))
+    kept = pings_of(heartbeat)
+    assert [ping.body for ping in kept] == [str(number) for number in range(5, PINGS_KEPT + 5)]
+    assert len(pings_of(other)) == 1, "other monitors' pings are untouched"
+
+
+def test_deleting_a_monitor_deletes_its_pings(client, auth_headers, heartbeat):
+    client.get(ping_path(heartbeat))
+    assert client.delete(f"/api/v1/monitors/{heartbeat['id']}", headers=auth_headers).status_code == 200
+    assert db.session.scalar(select(func.count()).select_from(Ping)) == 0
+
+
+def test_a_body_over_one_mebibyte_is_a_413_in_json(client, heartbeat):
+    response = client.post(ping_path(heartbeat), data="x" * (1024 * 1024 + 1))
+    assert response.status_code == 413
+    assert response.json == {"error": "Request body too large (limit 1 MiB)"}
+    assert pings_of(heartbeat) == []
