@@ -12,20 +12,27 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from aloft.app import create_app
+from aloft.checks import CheckResult
 from aloft.config import Settings
+from aloft.engine.jobs import BatchReport, run_batch
+from aloft.engine.scheduler import now_ms
+from aloft.engine.state import slot_time
 from aloft.extensions import db
 from aloft.keys import new_key
-from aloft.models import ApiKey, Organization
+from aloft.models import ApiKey, Monitor, Organization
+from aloft.models import CheckResult as CheckResultRow
 from aloft.preflight import database_error, redis_error
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"
@@ -178,3 +185,69 @@ def redis_url() -> str:
     if problem is not None:
         unavailable(f"Redis at {url} is unreachable: {problem}")
     return url
+
+
+@pytest.fixture
+def make_monitor(client: FlaskClient, token: str) -> Callable[..., dict[str, Any]]:
+    """Create monitors through ``POST /api/v1/monitors``, validated exactly as users' are.
+
+    ``make_monitor(check_type, *, token=..., **fields)`` sends ``fields`` under their API
+    names (``url``, ``settings``, ``intervalSeconds``, ``confirmationCount``…) with a default
+    ``name``, as the organization of ``token`` (default: the ``token`` fixture's), and
+    returns the created monitor's JSON. A refusal fails the test with the API's answer.
+    """
+    default_token = token
+
+    def make(check_type: str, *, token: str = default_token, **fields: Any) -> dict[str, Any]:
+        body = {"name": f"{check_type} monitor", "type": check_type, **fields}
+        response = client.post("/api/v1/monitors", json=body, headers={"Authorization": f"Bearer {token}"})
+        if response.status_code != 201:
+            pytest.fail(f"POST /api/v1/monitors answered {response.status_code}: {response.get_json()}", pytrace=False)
+        return response.get_json()["monitor"]
+
+    return make
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    """One check run by :func:`run_check`: the result the engine recorded, the monitor's
+    status after it, and the batch's report (``report.opened`` and ``report.resolved`` list
+    the ids of incidents it opened or resolved)."""
+
+    result: CheckResult
+    status: str
+    report: BatchReport
+
+
+@pytest.fixture
+def run_check(app: Flask) -> Callable[..., CheckRun]:
+    """Run one check of a monitor through the engine's job function, as a worker does.
+
+    ``run_check(monitor_id, slot_ms=None)`` calls the check type's ``run`` on a check
+    thread, records the result and moves the monitor's state on (``confirmationCount``
+    failures in a row turn it ``down`` and open an incident). Each call is a new, later
+    slot unless ``slot_ms`` names one; a slot already recorded is not recorded again.
+    """
+    latest_slot = 0
+
+    def run(monitor_id: str, slot_ms: int | None = None) -> CheckRun:
+        nonlocal latest_slot
+        if slot_ms is None:
+            slot_ms = max(now_ms(), latest_slot + 1)
+        latest_slot = max(latest_slot, slot_ms)
+        report = run_batch([(monitor_id, slot_ms)])
+        row = db.session.scalar(
+            select(CheckResultRow).where(
+                CheckResultRow.monitor_id == monitor_id, CheckResultRow.checked_at == slot_time(slot_ms)
+            )
+        )
+        if row is None:
+            pytest.fail(
+                f"No check of monitor {monitor_id} was recorded: is it there, unpaused, its type installed?",
+                pytrace=False,
+            )
+        monitor = db.session.get(Monitor, monitor_id)
+        result = CheckResult(row.ok, row.latency_ms, row.cause, row.details or {})
+        return CheckRun(result, monitor.status if monitor is not None else "deleted", report)
+
+    return run
