@@ -51,6 +51,11 @@ def run_migrations_online():
     conf_args = dict(migrate_ext.configure_args)
     conf_args.setdefault("process_revision_directives", process_revision_directives)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch migrations recreate tables (copy, drop, rename). With foreign keys on,
+            # dropping the old table would cascade-delete every row that references it.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()  # end the autobegun transaction so Alembic's own one commits
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

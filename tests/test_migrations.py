@@ -7,7 +7,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from aloft.app import create_app
@@ -72,3 +72,29 @@ def test_one_open_incident_per_monitor_is_enforced_by_the_schema(fresh_app):
     with pytest.raises(IntegrityError):
         db.session.flush()
     db.session.rollback()
+
+
+EXISTING_ROWS = [
+    "INSERT INTO organizations (id, slug, name, created_at) VALUES ('o1', 'acme', 'Acme', :now)",
+    "INSERT INTO monitors (id, org_id, name, type, interval_seconds, confirmation_count, timeout_seconds, paused,"
+    " settings, status, consecutive_failures, created_at, updated_at)"
+    " VALUES ('m1', 'o1', 'site', 'http', 60, 2, 10, false, '{}', 'down', 2, :now, :now)",
+    "INSERT INTO check_results (monitor_id, checked_at, ok, cause) VALUES ('m1', :now, false, 'HTTP 503')",
+    "INSERT INTO incidents (id, org_id, monitor_id, status, cause, started_at)"
+    " VALUES ('i1', 'o1', 'm1', 'open', 'HTTP 503', :now)",
+]
+
+
+def test_upgrading_keeps_existing_monitors_results_and_incidents(fresh_app):
+    """Batch migrations recreate SQLite tables; that must not cascade-delete what references them."""
+    upgrade(revision="0001")
+    with db.engine.begin() as connection:
+        for statement in EXISTING_ROWS:
+            connection.execute(text(statement), {"now": datetime.now(UTC).replace(tzinfo=None)})
+    upgrade()
+    with db.engine.connect() as connection:
+        counts = [
+            connection.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in ("monitors", "check_results", "incidents")
+        ]
+    assert counts == [1, 1, 1]

@@ -15,6 +15,9 @@ class Organization(IdMixin, TimestampMixin, Base):
 
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: Bumped by database triggers whenever something GET /api/v1/status shows changes
+    #: (migration 0003), so that answer can be cached without ever being stale.
+    state_version: Mapped[int] = mapped_column(default=0, server_default="0")
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="organization", cascade="all, delete-orphan")
 
