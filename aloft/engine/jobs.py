@@ -96,6 +96,9 @@ def target(monitor: Monitor) -> CheckTarget:
         timeout_seconds=monitor.timeout_seconds,
         interval_seconds=monitor.interval_seconds,
         settings=dict(monitor.settings or {}),
+        pings_expected_since=monitor.ping_token_issued_at,
+        last_ping_at=monitor.last_ping_at,
+        last_ping_kind=monitor.last_ping_kind,
     )
 
 
