@@ -300,17 +300,23 @@ def main() -> None:
 
 
 @cli.command("scheduler")
-def scheduler_command() -> None:
+@click.option("--queue", default=None, metavar="NAME", help="RQ queue for the jobs (default: aloft-checks).")
+def scheduler_command(queue: str | None) -> None:
     """Claim due checks and run them: on RQ workers with Redis, in this process without."""
-    from aloft.engine.executors import EmbeddedExecutor, RQExecutor
+    from aloft.engine.executors import QUEUE_NAME, EmbeddedExecutor, RQExecutor
     from aloft.engine.scheduler import Scheduler
 
     require_services(schema=True)
     config = settings()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    executor = EmbeddedExecutor(app) if config.embedded else RQExecutor(config.redis_url)  # type: ignore[arg-type]
+    if config.redis_url is None:
+        executor: EmbeddedExecutor | RQExecutor = EmbeddedExecutor(app)
+        mode = "embedded executor"
+    else:
+        executor = RQExecutor(config.redis_url, queue or QUEUE_NAME)
+        mode = f"jobs to RQ queue {queue or QUEUE_NAME!r}"
     types = ", ".join(sorted(app.extensions["aloft.plugins"].check_types)) or "none (install a check plugin)"
-    click.echo(f"Scheduler running ({'embedded executor' if config.embedded else 'jobs to RQ'}); check types: {types}")
+    click.echo(f"Scheduler running ({mode}); check types: {types}")
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
@@ -321,7 +327,8 @@ def scheduler_command() -> None:
 
 @cli.command("worker")
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
-def worker_command(burst: bool) -> None:
+@click.option("--queue", default=None, metavar="NAME", help="RQ queue to take jobs from (default: aloft-checks).")
+def worker_command(burst: bool, queue: str | None) -> None:
     """Run check jobs from Redis (needs ALOFT_REDIS_URL). Start as many as you like."""
     from rq import Queue, SimpleWorker
 
@@ -337,7 +344,9 @@ def worker_command(burst: bool) -> None:
     connection = connect(config.redis_url)
     # SimpleWorker runs jobs in this process (no fork per job): the TLS context and the
     # check thread pool are built once, and the app context pushed by the CLI is used.
-    worker = SimpleWorker([Queue(QUEUE_NAME, connection=connection)], connection=connection)
+    # A worker killed mid-job loses that job's checks for one interval only: the
+    # scheduler claims each monitor's next slot on time whatever happened to the last.
+    worker = SimpleWorker([Queue(queue or QUEUE_NAME, connection=connection)], connection=connection)
     worker.work(burst=burst, with_scheduler=False, logging_level=config.log_level.upper())
 
 

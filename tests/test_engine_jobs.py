@@ -1,16 +1,21 @@
 """Batches end to end: real HTTP servers, the embedded executor, the API showing the outcome."""
 
+import dataclasses
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from api_support import create_monitor
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
+from aloft import hookimpl
+from aloft.checks import CheckTarget
 from aloft.engine.executors import EmbeddedExecutor
-from aloft.engine.jobs import run_batch
+from aloft.engine.jobs import BatchReport, run_batch
 from aloft.engine.scheduler import Scheduler
+from aloft.engine.state import IncidentEvent
 from aloft.extensions import db
 from aloft.models import CheckResult, Incident, Monitor
 
@@ -122,3 +127,106 @@ def test_paused_monitors_are_not_checked(app, client, auth_headers, target):
     db.session.execute(update(Monitor).values(next_check_ms=0))
     db.session.commit()
     assert Scheduler(lambda: db.session, EmbeddedExecutor(app)).run_once() == 0
+
+
+class Observer:
+    """A plugin that records what the observer hooks hand it."""
+
+    def __init__(self, fail=False):
+        self.seen = []
+        self.fail = fail
+
+    @hookimpl
+    def check_completed(self, monitor, result):
+        self.seen.append(("checked", monitor, result))
+        if self.fail:
+            raise RuntimeError("observer bug")
+
+    @hookimpl
+    def incident_opened(self, incident):
+        self.seen.append(("opened", incident))
+
+    @hookimpl
+    def incident_resolved(self, incident):
+        self.seen.append(("resolved", incident))
+
+
+@pytest.fixture
+def observer(app):
+    manager = app.extensions["aloft.plugins"].manager
+    plugin = Observer()
+    manager.register(plugin, name="test-observer")
+    yield plugin
+    manager.unregister(name="test-observer")
+
+
+def test_observers_see_plain_values_never_database_objects(client, auth_headers, target, observer):
+    monitor = create_monitor(
+        client, auth_headers, name="Shop", url=f"http://127.0.0.1:{target.port}/", confirmationCount=1
+    )
+    target.stop()
+    run_batch([(monitor["id"], 1_800_000_000_000)])
+    target.start()
+    run_batch([(monitor["id"], 1_800_000_060_000)])
+
+    kinds = [event[0] for event in observer.seen]
+    assert kinds == ["checked", "opened", "checked", "resolved"]
+    _, checked, failed = observer.seen[0]
+    assert isinstance(checked, CheckTarget) and checked.id == monitor["id"]
+    assert failed.ok is False and failed.cause == "Connection refused"
+    opened, resolved = observer.seen[1][1], observer.seen[3][1]
+    assert isinstance(opened, IncidentEvent) and dataclasses.is_dataclass(opened)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        opened.status = "resolved"
+    started = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+    assert opened == IncidentEvent(
+        id=opened.id,
+        monitor_id=monitor["id"],
+        monitor_name="Shop",
+        org_id=monitor_org(monitor["id"]),
+        status="open",
+        cause="Connection refused",
+        started_at=started,
+        resolved_at=None,
+    )
+    assert (resolved.id, resolved.status, resolved.resolved_at) == (
+        opened.id,
+        "resolved",
+        started + timedelta(minutes=1),
+    )
+
+
+def monitor_org(monitor_id):
+    return db.session.get(Monitor, monitor_id).org_id
+
+
+def test_an_observer_that_raises_is_logged_and_the_results_are_kept(client, auth_headers, target, observer, caplog):
+    observer.fail = True
+    monitor = create_monitor(client, auth_headers, url=f"http://127.0.0.1:{target.port}/")
+    assert run_batch([(monitor["id"], 1_800_000_000_000)]).recorded == 1
+    assert "an observer plugin raised in check_completed" in caplog.text
+    assert db.session.scalar(select(func.count()).select_from(CheckResult)) == 1
+
+
+def test_a_batch_stores_its_results_with_one_insert(app, client, auth_headers, target):
+    ids = [
+        create_monitor(client, auth_headers, name=f"m{i}", url=f"http://127.0.0.1:{target.port}/")["id"]
+        for i in range(30)
+    ]
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        report = run_batch([(monitor_id, 1_800_000_000_000) for monitor_id in ids])
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert report.recorded == 30
+    assert sum(statement.startswith("INSERT INTO check_results") for statement in statements) == 1
+
+
+def test_a_monitor_paused_after_it_was_claimed_is_not_checked(client, auth_headers, target):
+    monitor = create_monitor(client, auth_headers, url=f"http://127.0.0.1:{target.port}/")
+    db.session.execute(update(Monitor).values(paused=True, status="paused"))
+    db.session.commit()
+    assert run_batch([(monitor["id"], 1_800_000_000_000)]) == BatchReport(skipped=1)
+    assert db.session.scalar(select(func.count()).select_from(CheckResult)) == 0

@@ -3,7 +3,7 @@
 from sqlalchemy import func, select
 
 from aloft.checks import CheckResult
-from aloft.engine.state import record
+from aloft.engine.state import record, record_many, slot_time
 from aloft.extensions import db
 from aloft.models import CheckResult as CheckResultRow
 from aloft.models import Incident, Monitor
@@ -87,3 +87,27 @@ def test_a_confirmation_count_of_one_opens_on_the_first_failure(app, org):
     monitor.confirmation_count = 1
     (outcome,) = feed(monitor, DOWN)
     assert outcome.transition.kind == "opened"
+
+
+def test_the_same_slot_twice_in_one_batch_is_stored_and_applied_once(app, org):
+    monitor = monitor_in(org)
+    outcomes = record_many(db.session, [(monitor, SLOT, DOWN), (monitor, SLOT, DOWN)])
+    db.session.commit()
+    assert [outcome.stored for outcome in outcomes] == [True, False]
+    assert monitor.consecutive_failures == 1
+    assert db.session.scalar(select(func.count()).select_from(CheckResultRow)) == 1
+
+
+def test_a_batch_applies_its_results_oldest_slot_first(app, org):
+    monitor = monitor_in(org)
+    outcomes = record_many(
+        db.session, [(monitor, SLOT + 120_000, UP), (monitor, SLOT, DOWN), (monitor, SLOT + 60_000, DOWN)]
+    )
+    db.session.commit()
+    assert [o.transition.kind if o.transition else None for o in outcomes] == ["resolved", None, "opened"]
+    (incident,) = incidents()
+    assert incident.status == "resolved" and monitor.status == "up"
+
+
+def test_slots_become_times_exact_to_the_millisecond():
+    assert slot_time(1_800_000_000_123).isoformat() == "2027-01-15T08:00:00.123000+00:00"

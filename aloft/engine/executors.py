@@ -66,12 +66,12 @@ class EmbeddedExecutor:
 class RQExecutor:
     """Enqueues one RQ job per batch, all of a tick in one round trip (``enqueue_many``)."""
 
-    def __init__(self, redis_url: str) -> None:
+    def __init__(self, redis_url: str, queue_name: str = QUEUE_NAME) -> None:
         from rq import Queue
 
         from aloft.redis_connection import connect
 
-        self.queue = Queue(QUEUE_NAME, connection=connect(redis_url))
+        self.queue = Queue(queue_name, connection=connect(redis_url))
 
     def submit(self, batches: list[list[Claim]]) -> None:
         if not batches:

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from aloft.checks import CheckResult, CheckTarget, CheckType
-from aloft.engine.state import Transition, record
+from aloft.engine.state import Transition, record_many
 from aloft.extensions import db
 from aloft.models import Monitor
 
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: Checks of one process running at once (they mostly wait on the network).
 CHECK_THREADS = 64
+
+Outcome = tuple[CheckTarget, int, CheckResult | None]
 
 
 @dataclass
@@ -62,29 +65,42 @@ def run_batch(claims: list[tuple[str, int]]) -> BatchReport:
 def _run_batch(app: Flask, claims: list[tuple[str, int]]) -> BatchReport:
     plugins = app.extensions["aloft.plugins"]
     wanted = dict(claims)
-    monitors = db.session.scalars(select(Monitor).where(Monitor.id.in_(wanted))).all()
-    targets = [(target(monitor), wanted[monitor.id]) for monitor in monitors]
-    db.session.rollback()  # hold no transaction open while checks wait on the network
-    futures = [
-        (
-            monitor_target,
-            slot,
-            check_pool().submit(run_check, plugins.check_types.get(monitor_target.type), monitor_target),
-        )
-        for monitor_target, slot in targets
-    ]
-    outcomes = [(monitor_target, slot, future.result()) for monitor_target, slot, future in futures]
-    report, transitions = record_outcomes(outcomes)
+    try:
+        # Paused since it was claimed: a person asked for no more checks, so none is run.
+        monitors = db.session.scalars(select(Monitor).where(Monitor.id.in_(wanted), Monitor.paused.is_(False))).all()
+        targets = [(target(monitor), wanted[monitor.id]) for monitor in monitors]
+        db.session.rollback()  # hold no transaction open while checks wait on the network
+        futures = [
+            (
+                monitor_target,
+                slot,
+                check_pool().submit(run_check, plugins.check_types.get(monitor_target.type), monitor_target),
+            )
+            for monitor_target, slot in targets
+        ]
+        outcomes = [(monitor_target, slot, future.result()) for monitor_target, slot, future in futures]
+        report, transitions = record_outcomes(outcomes)
+        report.skipped += len(wanted) - len(targets)
+    except BaseException:
+        # A worker runs job after job in one app context: leave its session usable.
+        db.session.rollback()
+        raise
     hook = plugins.hook
     for monitor_target, _, result in outcomes:
         if result is not None:
-            hook.check_completed(monitor=monitor_target, result=result)
+            _observe(hook.check_completed, monitor=monitor_target, result=result)
     for transition in transitions:
-        if transition.kind == "opened":
-            hook.incident_opened(incident=transition.incident)
-        else:
-            hook.incident_resolved(incident=transition.incident)
+        observer = hook.incident_opened if transition.kind == "opened" else hook.incident_resolved
+        _observe(observer, incident=transition.incident)
     return report
+
+
+def _observe(hook: Callable[..., object], **kwargs: object) -> None:
+    """Call an observer hook; the batch is committed, so a plugin that raises is only logged."""
+    try:
+        hook(**kwargs)
+    except Exception:
+        log.exception("an observer plugin raised in %s", getattr(hook, "name", hook))
 
 
 def target(monitor: Monitor) -> CheckTarget:
@@ -116,13 +132,15 @@ def run_check(check_type: type[CheckType] | None, monitor: CheckTarget) -> Check
         return CheckResult(ok=False, latency_ms=elapsed, cause=f"Internal check error: {type(exc).__name__}")
 
 
-def record_outcomes(
-    outcomes: list[tuple[CheckTarget, int, CheckResult | None]],
-) -> tuple[BatchReport, list[Transition]]:
+def record_outcomes(outcomes: list[Outcome]) -> tuple[BatchReport, list[Transition]]:
     """Write every result and state change of a batch in one transaction."""
     report = BatchReport()
-    transitions: list[Transition] = []
-    ids = sorted({monitor_target.id for monitor_target, _, result in outcomes if result is not None})
+    checked = [(monitor_target, slot, result) for monitor_target, slot, result in outcomes if result is not None]
+    ids = sorted({monitor_target.id for monitor_target, _, _ in checked})
+    if db.session.get_bind().dialect.name == "sqlite":
+        # SQLite has no row locks: take the write lock first, so the monitors read below
+        # cannot change before this transaction writes them.
+        db.session.execute(text("BEGIN IMMEDIATE"))
     # Lock in id order so concurrent batches touching the same monitors cannot deadlock.
     locked = {
         monitor.id: monitor
@@ -130,17 +148,15 @@ def record_outcomes(
             select(Monitor).where(Monitor.id.in_(ids)).order_by(Monitor.id).with_for_update()
         )
     }
-    for monitor_target, slot, result in sorted(outcomes, key=lambda outcome: outcome[1]):
-        monitor = locked.get(monitor_target.id)
-        if result is None or monitor is None:
-            report.skipped += 1
-            continue
-        outcome = record(db.session, monitor, slot, result)
-        if not outcome.stored:
+    present = [(locked[target.id], slot, result) for target, slot, result in checked if target.id in locked]
+    report.skipped = len(outcomes) - len(present)
+    transitions: list[Transition] = []
+    for recorded in record_many(db.session, present):
+        if not recorded.stored:
             report.skipped += 1
             continue
         report.recorded += 1
-        transition = outcome.transition
+        transition = recorded.transition
         if transition is not None:
             transitions.append(transition)
             (report.opened if transition.kind == "opened" else report.resolved).append(transition.incident.id)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, case, literal, select, update
+from sqlalchemy import BigInteger, bindparam, case, literal, select, update
 from sqlalchemy.orm import Session
 
 from aloft.models import Monitor
@@ -54,11 +54,17 @@ def schedule_new(session: Session, now: int) -> int:
     rows = session.execute(
         select(Monitor.id, Monitor.interval_seconds).where(Monitor.next_check_ms.is_(None), Monitor.paused.is_(False))
     ).all()
-    for monitor_id, interval in rows:
+    if rows:
+        monitors = Monitor.__table__
+        # One executemany; the IS NULL guard leaves a monitor another scheduler got to first alone.
         session.execute(
-            update(Monitor)
-            .where(Monitor.id == monitor_id, Monitor.next_check_ms.is_(None))
-            .values(next_check_ms=now + spread_offset_ms(monitor_id, interval))
+            update(monitors)
+            .where(monitors.c.id == bindparam("scheduled_id"), monitors.c.next_check_ms.is_(None))
+            .values(next_check_ms=bindparam("first_due_ms")),
+            [
+                {"scheduled_id": monitor_id, "first_due_ms": now + spread_offset_ms(monitor_id, interval)}
+                for monitor_id, interval in rows
+            ],
         )
     session.commit()
     return len(rows)

@@ -1,0 +1,338 @@
+"""Distributed mode end to end: real Redis, real `aloft worker` processes, a real HTTP target.
+
+The scheduler runs in the test process (``Scheduler.run_once`` or ``run`` with an
+``RQExecutor``); the checks run in `aloft worker` subprocesses on the test database. Each
+test uses a queue of its own in the test Redis database and deletes it afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from api_support import create_monitor
+from flask import Flask
+from rq import Queue
+from rq.job import Job
+from rq.registry import FailedJobRegistry, StartedJobRegistry
+from sqlalchemy import select, update
+
+from aloft.engine import scheduler as scheduling
+from aloft.engine.executors import EmbeddedExecutor, RQExecutor
+from aloft.engine.jobs import BatchReport, run_batch
+from aloft.engine.scheduler import Scheduler, now_ms
+from aloft.engine.state import slot_time
+from aloft.extensions import db
+from aloft.models import CheckResult, Incident, Monitor
+from aloft.redis_connection import connect
+from aloft.testing import TEST_SECRET_KEY
+
+#: Longest wait for something a worker does (it boots a Flask app first).
+PATIENCE = 30.0
+
+
+class Target:
+    """A local HTTP server: answers 200, answers 503, or holds each request; can stop and start on one port."""
+
+    def __init__(self) -> None:
+        self.mode = "ok"
+        self.arrivals: list[float] = []
+        self.release = threading.Event()
+        self.server = self._bind(0)
+        self.port = self.server.server_address[1]
+
+    def _bind(self, port: int) -> ThreadingHTTPServer:
+        target = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                target.arrivals.append(time.time())
+                if target.mode == "hang":
+                    target.release.wait(20)
+                status = 503 if target.mode == "fail" else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def start(self) -> None:
+        self.server = self._bind(self.port)
+
+    def close(self) -> None:
+        self.release.set()
+        self.stop()
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    server = Target()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def queue_name(redis_url: str) -> Iterator[str]:
+    """A queue of this test's own; every key RQ made for it is deleted afterwards."""
+    name = f"aloft-checks-test-{secrets.token_hex(4)}"
+    yield name
+    connection = connect(redis_url)
+    queue = Queue(name, connection=connection)
+    for registry in (StartedJobRegistry(queue=queue), FailedJobRegistry(queue=queue)):
+        for job_id in registry.get_job_ids(cleanup=False):
+            connection.delete(Job.key_for(job_id))
+    queue.delete(delete_jobs=True)
+    for key in connection.scan_iter(match=f"rq:*{name}*"):
+        connection.delete(key)
+    connection.close()
+
+
+class Workers:
+    """`aloft worker` processes on the test database and this test's queue."""
+
+    def __init__(self, tmp_path: Path, database_url: str, redis_url: str, queue_name: str) -> None:
+        self.tmp_path = tmp_path
+        self.queue_name = queue_name
+        self.environ = {key: value for key, value in os.environ.items() if not key.startswith("ALOFT_")}
+        self.environ.update(
+            ALOFT_DATABASE_URL=database_url,
+            ALOFT_REDIS_URL=redis_url,
+            ALOFT_SECRET_KEY=TEST_SECRET_KEY,
+            ALOFT_DATA_DIR=str(tmp_path / "worker-data"),
+        )
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> subprocess.Popen[bytes]:
+        log = open(self.tmp_path / f"worker-{len(self.processes)}.log", "wb")  # noqa: SIM115 - the child owns it
+        process = subprocess.Popen(
+            [sys.executable, "-m", "aloft", "worker", "--queue", self.queue_name],
+            env=self.environ,
+            cwd=self.tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        self.processes.append(process)
+        return process
+
+    def logs(self) -> str:
+        return "\n".join(path.read_text(errors="replace") for path in sorted(self.tmp_path.glob("worker-*.log")))
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def workers(app: Flask, tmp_path: Path, aloft_database_url: str, redis_url: str, queue_name: str) -> Iterator[Workers]:
+    pool = Workers(tmp_path, aloft_database_url, redis_url, queue_name)
+    yield pool
+    pool.stop()
+
+
+def wait_for(what: str, condition: Callable[[], object], timeout: float = PATIENCE, workers: Workers | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        db.session.rollback()  # see what other processes committed since the last look
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    logs = f"\n--- worker logs ---\n{workers.logs()}" if workers is not None else ""
+    raise AssertionError(f"timed out waiting for {what}{logs}")
+
+
+def results(monitor_id: str) -> list[CheckResult]:
+    return db.session.scalars(
+        select(CheckResult).where(CheckResult.monitor_id == monitor_id).order_by(CheckResult.checked_at)
+    ).all()
+
+
+def incidents(monitor_id: str) -> list[Incident]:
+    return db.session.scalars(select(Incident).where(Incident.monitor_id == monitor_id)).all()
+
+
+def make_due(monitor_id: str) -> None:
+    db.session.execute(update(Monitor).where(Monitor.id == monitor_id).values(next_check_ms=now_ms() - 1))
+    db.session.commit()
+
+
+@pytest.fixture(params=["embedded", "rq"])
+def executor(request: pytest.FixtureRequest, app: Flask) -> Iterator[EmbeddedExecutor | RQExecutor]:
+    """Each executor in turn; for RQ, two `aloft worker` processes take the jobs."""
+    if request.param == "embedded":
+        embedded = EmbeddedExecutor(app)
+        yield embedded
+        embedded.close()
+        return
+    workers = request.getfixturevalue("workers")
+    workers.start()
+    workers.start()
+    distributed = RQExecutor(request.getfixturevalue("redis_url"), workers.queue_name)
+    yield distributed
+    distributed.close()
+
+
+def test_both_executors_take_a_monitor_down_and_up_with_one_incident(client, auth_headers, target, executor):
+    monitor = create_monitor(
+        client, auth_headers, url=f"http://127.0.0.1:{target.port}/", intervalSeconds=60, confirmationCount=2
+    )
+    scheduler = Scheduler(lambda: db.session, executor)
+
+    def cycle(expected_results: int) -> list[CheckResult]:
+        make_due(monitor["id"])
+        assert scheduler.run_once() == 1
+        return wait_for(
+            f"{expected_results} results", lambda: len(found := results(monitor["id"])) == expected_results and found
+        )
+
+    assert [row.ok for row in cycle(1)] == [True]
+    target.stop()
+    cycle(2)
+    cycle(3)
+    down = wait_for("the monitor down", lambda: db.session.get(Monitor, monitor["id"]).status == "down")
+    assert down
+    cycle(4)
+    target.start()
+    checked = cycle(5)
+
+    assert [row.ok for row in checked] == [True, False, False, False, True]
+    assert [row.cause for row in checked[1:4]] == ["Connection refused"] * 3
+    assert len({row.checked_at for row in checked}) == 5
+    (incident,) = incidents(monitor["id"])
+    assert incident.cause == "Connection refused" and incident.status == "resolved"
+    assert incident.started_at == checked[2].checked_at and incident.resolved_at == checked[4].checked_at
+    assert db.session.get(Monitor, monitor["id"]).status == "up"
+
+
+def test_many_monitors_in_many_jobs_are_shared_by_two_workers(
+    client, auth_headers, target, workers, redis_url, monkeypatch
+):
+    ids = [
+        create_monitor(client, auth_headers, name=f"m{i}", url=f"http://127.0.0.1:{target.port}/{i}")["id"]
+        for i in range(40)
+    ]
+    monkeypatch.setattr(scheduling, "BATCH_SIZE", 5)
+    first, second = workers.start(), workers.start()
+    executor = RQExecutor(redis_url, workers.queue_name)
+    db.session.execute(update(Monitor).values(next_check_ms=now_ms() - 1))
+    db.session.commit()
+    assert Scheduler(lambda: db.session, executor).run_once() == 40
+    executor.close()
+
+    def every_monitor_is_up() -> bool:
+        return set(db.session.scalars(select(Monitor.status))) == {"up"}
+
+    wait_for("all 40 checks", every_monitor_is_up, workers=workers)
+    assert sorted(db.session.scalars(select(CheckResult.monitor_id))) == sorted(ids)
+    assert len(target.arrivals) == 40
+    assert first.poll() is None and second.poll() is None
+
+
+def test_a_worker_killed_mid_check_loses_one_cycle_and_replays_write_nothing_twice(
+    app, client, auth_headers, target, workers, redis_url
+):
+    monitor = create_monitor(
+        client,
+        auth_headers,
+        url=f"http://127.0.0.1:{target.port}/",
+        intervalSeconds=10,
+        timeoutSeconds=10,
+        confirmationCount=1,
+    )
+    monitor_id = monitor["id"]
+    interval_ms = 10_000
+    target.mode = "hang"
+    first_worker = workers.start()
+    queue = Queue(workers.queue_name, connection=connect(redis_url))
+
+    # The scheduler runs on its own, in real time, as `aloft scheduler` would.
+    stop = threading.Event()
+
+    def schedule() -> None:
+        with app.app_context():
+            Scheduler(lambda: db.session, RQExecutor(redis_url, workers.queue_name), tick=0.1).run(stop)
+
+    db.session.execute(update(Monitor).where(Monitor.id == monitor_id).values(next_check_ms=now_ms() + 200))
+    db.session.commit()
+    scheduler = threading.Thread(target=schedule)
+    scheduler.start()
+    try:
+        wait_for("the first check to reach the target", lambda: target.arrivals, workers=workers)
+        (started,) = StartedJobRegistry(queue=queue).get_job_ids(cleanup=False)
+        first_slot = db.session.scalar(select(Monitor.next_check_ms).where(Monitor.id == monitor_id)) - interval_ms
+
+        first_worker.send_signal(signal.SIGKILL)
+        first_worker.wait(timeout=10)
+        killed_at = time.time()
+        target.mode = "fail"
+        workers.start()
+
+        second_slot = first_slot + interval_ms
+        (after_kill,) = wait_for(
+            "the next cycle's result",
+            lambda: results(monitor_id),
+            timeout=interval_ms / 1000 + PATIENCE,
+            workers=workers,
+        )
+        seen_at = time.time()
+    finally:
+        stop.set()
+        scheduler.join()
+
+    # (a) Checked again on the next slot, within one interval of the kill (plus the time to record it).
+    assert after_kill.checked_at == slot_time(second_slot)
+    assert seen_at - killed_at < interval_ms / 1000 + 3
+    # (b) The outage opened one incident.
+    (incident,) = incidents(monitor_id)
+    assert incident.status == "open" and incident.cause == "HTTP 503" and incident.started_at == slot_time(second_slot)
+
+    # RQ finds the killed job in the started registry once its heartbeat lapses, and fails it
+    # as abandoned (it has no retries). Force that now instead of waiting for the timeout.
+    StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 3600)
+    failed = FailedJobRegistry(queue=queue)
+    assert failed.get_job_ids(cleanup=False) == [started]
+    assert "AbandonedJobError" in Job.fetch(started, connection=queue.connection).latest_result().exc_string
+
+    # Someone requeues it: the old slot is stored once, as history; no state change, no new incident.
+    failed.requeue(started)
+    wait_for("the replayed slot", lambda: len(results(monitor_id)) == 2, workers=workers)
+    # Replaying the next slot's batch again records nothing at all.
+    replay = queue.enqueue(run_batch, [(monitor_id, second_slot)], result_ttl=60)
+    wait_for("the replay to finish", lambda: replay.get_status(refresh=True) in ("finished", "failed"), workers=workers)
+    assert replay.return_value() == BatchReport(recorded=0, skipped=1)
+
+    # (c) One result per slot; still exactly one incident.
+    assert [(row.checked_at, row.cause) for row in results(monitor_id)] == [
+        (slot_time(first_slot), "HTTP 503"),
+        (slot_time(second_slot), "HTTP 503"),
+    ]
+    assert [row.id for row in incidents(monitor_id)] == [incident.id]
+    assert db.session.get(Monitor, monitor_id).status == "down"
+    assert queue.count == 0
