@@ -37,9 +37,9 @@ def check_completed(monitor, result):
 
 @hookspec
 def incident_opened(incident):
-    """Observe an incident that has just been opened."""
+    """Observe an incident that has just been opened (an ``IncidentEvent``)."""
 
 
 @hookspec
 def incident_resolved(incident):
-    """Observe an incident that has just been resolved."""
+    """Observe an incident that has just been resolved (an ``IncidentEvent``)."""
