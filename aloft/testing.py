@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
+from aloft import targets
 from aloft.app import create_app
 from aloft.checks import CheckResult
 from aloft.config import Settings
@@ -251,3 +253,25 @@ def run_check(app: Flask) -> Callable[..., CheckRun]:
         return CheckRun(result, monitor.status if monitor is not None else "deleted", report)
 
     return run
+
+
+@pytest.fixture
+def resolve_as() -> Iterator[Callable[..., None]]:
+    """Fake DNS for outbound checks: ``resolve_as({"db.internal": ["10.0.0.5"]}, "public-only")``.
+
+    Installs a resolver answering those names (any other name does not resolve) under the
+    given ``ALOFT_TARGET_POLICY``; the test starts, and every test after it runs, with the
+    default policy and the system resolver.
+    """
+
+    def install(names: dict[str, list[str]], policy: str = "private-ok") -> None:
+        def resolver(host: str, port: int) -> list[str]:
+            if host not in names:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            return names[host]
+
+        targets.configure(policy, resolver=resolver)
+
+    targets.configure()
+    yield install
+    targets.configure()

@@ -7,7 +7,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -128,22 +128,8 @@ def trusted_ca(ca: trustme.CA, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -
     targets.tls_context.cache_clear()
 
 
-@pytest.fixture(autouse=True)
-def resolve_as() -> Iterator[Callable[..., None]]:
-    """Every test starts under the default policy and resolver; ``resolve_as(names, policy)``
-    installs a resolver answering ``names`` (host -> addresses) and the policy ``policy``."""
-
-    def install(names: dict[str, list[str]], policy: str = "private-ok") -> None:
-        def resolver(host: str, port: int) -> list[str]:
-            if host not in names:
-                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-            return names[host]
-
-        targets.configure(policy, resolver=resolver)
-
-    targets.configure()
-    yield install
-    targets.configure()
+# Every test starts under the default target policy and resolver (see aloft.testing).
+pytestmark = pytest.mark.usefixtures("resolve_as")
 
 
 def tls_context(ca: trustme.CA, host: str = "127.0.0.1", **validity: datetime) -> ssl.SSLContext:

@@ -31,21 +31,9 @@ def check(url: str, timeout: int = 2, **settings: Any) -> CheckResult:
 
 
 @pytest.fixture(autouse=True)
-def resolve_as() -> Iterator[Callable[..., None]]:
-    """Every test starts with ``cert.test`` resolving to 127.0.0.1 under ``private-ok``;
-    ``resolve_as(names, policy)`` installs other answers (host -> addresses) and another policy."""
-
-    def install(names: dict[str, list[str]], policy: str = "private-ok") -> None:
-        def resolver(host: str, port: int) -> list[str]:
-            if host not in names:
-                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-            return names[host]
-
-        targets.configure(policy, resolver=resolver)
-
-    install({HOST: ["127.0.0.1"]})
-    yield install
-    targets.configure()
+def cert_test_resolves_locally(resolve_as: Callable[..., None]) -> None:
+    """Every test starts with ``cert.test`` resolving to 127.0.0.1 under ``private-ok``."""
+    resolve_as({HOST: ["127.0.0.1"]})
 
 
 @pytest.fixture(scope="module")

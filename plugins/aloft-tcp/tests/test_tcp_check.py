@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 
 import pytest
 from aloft_tcp import TcpCheck
 
-from aloft import targets
 from aloft.checks import CheckResult, CheckTarget
 
 
@@ -21,22 +20,8 @@ def check(url: str, timeout: int = 1) -> CheckResult:
     return TcpCheck().run(target)
 
 
-@pytest.fixture(autouse=True)
-def resolve_as() -> Iterator[Callable[..., None]]:
-    """Every test starts under the default policy and resolver; ``resolve_as(names, policy)``
-    installs a resolver answering ``names`` (host -> addresses) and the policy ``policy``."""
-
-    def install(names: dict[str, list[str]], policy: str = "private-ok") -> None:
-        def resolver(host: str, port: int) -> list[str]:
-            if host not in names:
-                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
-            return names[host]
-
-        targets.configure(policy, resolver=resolver)
-
-    targets.configure()
-    yield install
-    targets.configure()
+# Every test starts under the default target policy and resolver (see aloft.testing).
+pytestmark = pytest.mark.usefixtures("resolve_as")
 
 
 @pytest.fixture
