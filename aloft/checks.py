@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar
 
 import marshmallow
@@ -67,6 +68,17 @@ class CheckType:
     passive: ClassVar[bool] = False
 
     @classmethod
+    def settings_schema_instance(cls) -> marshmallow.Schema | None:
+        """The type's settings schema, built once per process (building one per check is costly)."""
+        return None if cls.settings_schema is None else _schema(cls.settings_schema)
+
+    @classmethod
+    def load_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
+        """A monitor's stored settings, loaded through ``settings_schema`` (defaults filled in)."""
+        schema = cls.settings_schema_instance()
+        return {} if schema is None else schema.load(settings)
+
+    @classmethod
     def validate_url(cls, url: str) -> str | None:
         """None when ``url`` suits this type, else what is wrong (shown when a monitor is saved)."""
         return None
@@ -103,3 +115,9 @@ class ChannelType:
     def send(self, channel: Any, event: Any) -> None:
         """Deliver ``event`` through ``channel``; raise :class:`DeliveryError` on failure."""
         raise NotImplementedError(f"{type(self).__name__} does not implement send()")
+
+
+@cache
+def _schema(schema_class: type[marshmallow.Schema]) -> marshmallow.Schema:
+    # Loading with a shared instance is safe across threads: load() keeps no state on it.
+    return schema_class()

@@ -275,3 +275,22 @@ def resolve_as() -> Iterator[Callable[..., None]]:
     targets.configure()
     yield install
     targets.configure()
+
+
+@pytest.fixture(scope="session")
+def ca() -> Any:
+    """A private certificate authority (``trustme.CA``) to issue test servers' certificates."""
+    import trustme  # a test dependency only
+
+    return trustme.CA()
+
+
+@pytest.fixture
+def trusted_ca(ca: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """``ca``, trusted the way an operator trusts a private CA: ``SSL_CERT_FILE``."""
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    targets.tls_context.cache_clear()
+    yield ca
+    targets.tls_context.cache_clear()

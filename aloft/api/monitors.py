@@ -114,7 +114,7 @@ class MonitorInputSchema(ma.Schema):
         elif data["url"] and (problem := check_type.validate_url(data["url"])) is not None:
             errors["url"] = [problem]
         if check_type.settings_schema is not None:
-            schema = check_type.settings_schema()
+            schema = check_type.settings_schema_instance()
             try:
                 data["settings"] = schema.dump(schema.load(data["settings"]))
             except ma.ValidationError as error:

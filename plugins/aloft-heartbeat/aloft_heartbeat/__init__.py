@@ -48,7 +48,7 @@ class HeartbeatCheck(CheckType):
     passive = True
 
     def run(self, monitor: CheckTarget) -> CheckResult:
-        grace_seconds = HeartbeatSettings().load(monitor.settings)["grace_seconds"]
+        grace_seconds = self.load_settings(monitor.settings)["grace_seconds"]
         now = datetime.now(UTC)
         details = {"lastPingAt": isoformat_z(monitor.last_ping_at)}
         if monitor.last_ping_kind == "fail":

@@ -251,7 +251,7 @@ class HttpCheck(CheckType):
         return None
 
     def run(self, monitor: CheckTarget) -> CheckResult:
-        options = HttpSettings().load(monitor.settings)
+        options = self.load_settings(monitor.settings)
         expected = status_ranges(options["expected_status_codes"])
         try:
             url = Url.parse(monitor.url or "")

@@ -18,7 +18,6 @@ import pytest
 import trustme
 from aloft_http import HttpCheck
 
-from aloft import targets
 from aloft.checks import CheckResult, CheckTarget
 
 SLOW_SECONDS = 2
@@ -110,22 +109,6 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def trusted_ca(ca: trustme.CA, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[trustme.CA]:
-    """The test CA, trusted the way an operator trusts a private CA: SSL_CERT_FILE."""
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    targets.tls_context.cache_clear()
-    yield ca
-    targets.tls_context.cache_clear()
 
 
 # Every test starts under the default target policy and resolver (see aloft.testing).

@@ -54,7 +54,7 @@ class SslCheck(CheckType):
         return None
 
     def run(self, monitor: CheckTarget) -> CheckResult:
-        options = SslSettings().load(monitor.settings)
+        options = self.load_settings(monitor.settings)
         try:
             host, port = targets.host_and_port(monitor.url or "", "https", DEFAULT_PORT)
         except ValueError as invalid:

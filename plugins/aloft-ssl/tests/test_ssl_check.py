@@ -16,7 +16,6 @@ import trustme
 from aloft_ssl import SslCheck
 from cryptography import x509
 
-from aloft import targets
 from aloft.checks import CheckResult, CheckTarget
 from aloft.times import isoformat_z
 
@@ -34,22 +33,6 @@ def check(url: str, timeout: int = 2, **settings: Any) -> CheckResult:
 def cert_test_resolves_locally(resolve_as: Callable[..., None]) -> None:
     """Every test starts with ``cert.test`` resolving to 127.0.0.1 under ``private-ok``."""
     resolve_as({HOST: ["127.0.0.1"]})
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def trusted_ca(ca: trustme.CA, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[trustme.CA]:
-    """The test CA, trusted the way an operator trusts a private CA: SSL_CERT_FILE."""
-    bundle = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    targets.tls_context.cache_clear()
-    yield ca
-    targets.tls_context.cache_clear()
 
 
 class Handshake(socketserver.BaseRequestHandler):

@@ -56,7 +56,7 @@ class JsonFieldCheck(CheckType):
     settings_schema = JsonFieldSettings
 
     def run(self, monitor: CheckTarget) -> CheckResult:
-        settings = JsonFieldSettings().load(monitor.settings)
+        settings = self.load_settings(monitor.settings)
         started = time.perf_counter()
         try:
             status, body = fetch(monitor.url or "", monitor.timeout_seconds)
