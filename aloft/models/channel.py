@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from aloft.models.base import Base, IdMixin, TimestampMixin, utcnow
+from aloft.models.base import Base, IdMixin, TimestampMixin, one_of, utcnow
 from aloft.models.monitor import Monitor, monitor_channels
 
 DELIVERY_STATUSES = ("pending", "sent", "failed")
@@ -32,7 +32,7 @@ class Channel(IdMixin, TimestampMixin, Base):
 class Delivery(IdMixin, TimestampMixin, Base):
     __tablename__ = "deliveries"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        CheckConstraint(one_of("status", DELIVERY_STATUSES), name="status"),
         # The sweeper's query: pending deliveries whose next attempt is due.
         Index("ix_deliveries_status_next_attempt", "status", "next_attempt_at"),
         Index("ix_deliveries_channel_created", "channel_id", "created_at"),

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from aloft.models.base import Base, IdMixin
+from aloft.models.base import Base, IdMixin, one_of
 from aloft.models.check_result import ResultId
 from aloft.models.monitor import Monitor
 
@@ -17,7 +17,7 @@ INCIDENT_STATUSES = ("open", "resolved")
 class Incident(IdMixin, Base):
     __tablename__ = "incidents"
     __table_args__ = (
-        CheckConstraint("status IN ('open', 'resolved')", name="status"),
+        CheckConstraint(one_of("status", INCIDENT_STATUSES), name="status"),
         # At most one open incident per monitor, whatever races the engine meets.
         Index(
             "uq_incidents_one_open_per_monitor",

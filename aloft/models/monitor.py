@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, BigInteger, CheckConstraint, Column, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from aloft.models.base import Base, IdMixin, TimestampMixin, utcnow
+from aloft.models.base import Base, IdMixin, TimestampMixin, one_of, utcnow
 
 if TYPE_CHECKING:
     from aloft.models.channel import Channel
@@ -31,7 +31,7 @@ monitor_channels = Table(
 class Monitor(IdMixin, TimestampMixin, Base):
     __tablename__ = "monitors"
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'up', 'down', 'paused')", name="status"),
+        CheckConstraint(one_of("status", STATUSES), name="status"),
         # The scheduler's query: due, unpaused monitors in due order.
         Index("ix_monitors_due", "paused", "next_check_ms"),
         # Listing an org's monitors and counting them by status (GET /api/v1/status).

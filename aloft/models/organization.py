@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from aloft.models.base import Base, IdMixin, TimestampMixin
+from aloft.models.base import Base, IdMixin, TimestampMixin, one_of
 
 ROLES = ("admin", "member")
 
@@ -35,7 +35,7 @@ class Membership(IdMixin, TimestampMixin, Base):
     __tablename__ = "memberships"
     __table_args__ = (
         UniqueConstraint("org_id", "user_id", name="uq_memberships_org_user"),
-        CheckConstraint("role IN ('admin', 'member')", name="role"),
+        CheckConstraint(one_of("role", ROLES), name="role"),
     )
 
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
