@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import sysconfig
 import threading
 import venv
 from collections.abc import Iterator
@@ -121,15 +122,30 @@ def example(workspace: Path) -> Path:
     return copy
 
 
+def see_this_environment(python: Path) -> None:
+    """Let the venv at ``python`` import this environment's packages, after its own.
+
+    ``system_site_packages`` would show it the base interpreter's packages, not those of
+    the environment running the tests (tox's, say), where Aloft is installed. A ``.pth``
+    line that calls ``site.addsitedir`` also runs this environment's own ``.pth`` files,
+    so editable installs resolve there as they do here.
+    """
+    own = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
+    ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in ours)
+    Path(own, "aloft-test-parent-environment.pth").write_text(lines)
+
+
 @pytest.fixture(scope="module")
 def python(workspace: Path, example: Path) -> Path:
     """The Python of a venv that sees this environment's packages and has the example installed by pip."""
     environment = workspace / "venv"
     try:
-        venv.create(environment, system_site_packages=True, with_pip=False)
+        venv.create(environment, with_pip=False)
     except (OSError, subprocess.CalledProcessError) as error:
         pytest.skip(f"cannot create a virtual environment: {error}")
     python = environment / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    see_this_environment(python)
     if run(python, "-m", "pip", "--version").returncode != 0:
         pytest.skip("pip is not installed, so the example cannot be installed")
     # With setuptools and wheel at hand pip builds offline; otherwise it fetches them from its index.
