@@ -5,9 +5,10 @@ Plugins see these classes and the plain values passed to them, never database ob
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, ClassVar
 
 import marshmallow
@@ -74,9 +75,15 @@ class CheckType:
 
     @classmethod
     def load_settings(cls, settings: dict[str, Any]) -> dict[str, Any]:
-        """A monitor's stored settings, loaded through ``settings_schema`` (defaults filled in)."""
-        schema = cls.settings_schema_instance()
-        return {} if schema is None else schema.load(settings)
+        """A monitor's stored settings, loaded through ``settings_schema`` (defaults filled in).
+
+        Loads are remembered per distinct settings object, so a check costs a dictionary
+        lookup rather than a schema load; the dictionary returned is the caller's own, but
+        lists and dictionaries inside it are shared: read them, do not change them.
+        """
+        if cls.settings_schema is None:
+            return {}
+        return dict(_loaded_settings(cls.settings_schema, json.dumps(settings, sort_keys=True)))
 
     @classmethod
     def validate_url(cls, url: str) -> str | None:
@@ -115,6 +122,11 @@ class ChannelType:
     def send(self, channel: Any, event: Any) -> None:
         """Deliver ``event`` through ``channel``; raise :class:`DeliveryError` on failure."""
         raise NotImplementedError(f"{type(self).__name__} does not implement send()")
+
+
+@lru_cache(maxsize=4096)
+def _loaded_settings(schema_class: type[marshmallow.Schema], settings_json: str) -> dict[str, Any]:
+    return _schema(schema_class).load(json.loads(settings_json))
 
 
 @cache

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 import certifi
@@ -95,12 +95,9 @@ class TargetPolicy(StrEnum):
         An IPv6 address that embeds an IPv4 one (``::ffff:10.0.0.1``, NAT64, 6to4) is judged
         by its IPv4 address.
         """
-        address = _parse(address)
-        judged = _embedded_ipv4(address) or address
-        reason = self._refusal(judged)
-        if reason is not None:
-            shown = str(address) if judged is address else f"{address} ({judged})"
-            raise TargetRefused(f"Target refused by policy: {shown} is {reason}")
+        refusal = _refusal_message(self, _parse(address))
+        if refusal is not None:
+            raise TargetRefused(refusal)
 
     def _refusal(self, address: IPAddress) -> str | None:
         if address in METADATA_ADDRESSES:
@@ -121,6 +118,17 @@ class TargetPolicy(StrEnum):
         if address.is_reserved:
             return "reserved"
         return None if address.is_global else "not globally routable"
+
+
+@lru_cache(maxsize=4096)
+def _refusal_message(policy: TargetPolicy, address: IPAddress) -> str | None:
+    # A verdict depends on the policy and the address alone; checks ask again and again.
+    judged = _embedded_ipv4(address) or address
+    reason = policy._refusal(judged)
+    if reason is None:
+        return None
+    shown = str(address) if judged is address else f"{address} ({judged})"
+    return f"Target refused by policy: {shown} is {reason}"
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -157,9 +165,10 @@ def vetted_addresses(
     outbound = _outbound
     policy = outbound.policy if policy is None else policy
     resolver = outbound.resolver if resolver is None else resolver
-    try:
-        addresses = [_parse(host)]
-    except ValueError:
+    literal = _literal_address(host)
+    if literal is not None:
+        addresses = [literal]
+    else:
         try:
             answers = resolver(host, port)
         except (OSError, UnicodeError) as error:
@@ -269,6 +278,15 @@ def host_and_port(text: str, scheme: str, default_port: int | None = None) -> tu
     if extra or not parts.hostname or not port:
         raise ValueError(problem)
     return parts.hostname, port
+
+
+@lru_cache(maxsize=4096)
+def _literal_address(host: str) -> IPAddress | None:
+    """``host`` as an IP address, or None when it is a name to resolve."""
+    try:
+        return _parse(host)
+    except ValueError:
+        return None
 
 
 def _parse(address: str | IPAddress) -> IPAddress:

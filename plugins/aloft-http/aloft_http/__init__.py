@@ -16,7 +16,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
@@ -129,6 +129,10 @@ class Url:
     @classmethod
     def parse(cls, text: str) -> Url:
         """Raises :class:`CheckFailed` unless ``text`` is an absolute http or https URL."""
+        return _parsed_url(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> Url:
         try:
             parts = urlsplit(text)
             port = parts.port
@@ -153,6 +157,12 @@ class Url:
     def host_header(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return host if self.port == DEFAULT_PORTS[self.scheme] else f"{host}:{self.port}"
+
+
+@lru_cache(maxsize=4096)
+def _parsed_url(text: str) -> Url:
+    # Monitors are checked over and over: parse each URL once (an invalid one raises, uncached).
+    return Url._parse(text)
 
 
 @dataclass(frozen=True)
