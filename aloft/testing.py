@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import BigInteger, create_engine, literal, select, text, update
 from sqlalchemy.engine import make_url
 
 from aloft import targets
@@ -33,7 +33,7 @@ from aloft.engine.scheduler import now_ms
 from aloft.engine.state import slot_time
 from aloft.extensions import db
 from aloft.keys import new_key
-from aloft.models import ApiKey, Monitor, Organization
+from aloft.models import ApiKey, Monitor, Organization, Schedule
 from aloft.models import CheckResult as CheckResultRow
 from aloft.preflight import database_error, redis_error
 
@@ -208,6 +208,31 @@ def make_monitor(client: FlaskClient, token: str) -> Callable[..., dict[str, Any
         return response.get_json()["monitor"]
 
     return make
+
+
+def make_due(*monitor_ids: str, at_ms: int | None = None) -> int:
+    """Put a check of each monitor (of every monitor, when none is named) at ``at_ms`` (default: 1 ms ago).
+
+    It moves the monitors' grids (their ``spread_key``) through that instant, and the schedule
+    mark back before it when needed, so the scheduler's next claim hands those checks out.
+    Returns the slot, epoch ms.
+    """
+    slot = now_ms() - 1 if at_ms is None else at_ms
+    monitors = Monitor.__table__
+    # Typed literals: PostgreSQL would otherwise bind them as 32-bit integers.
+    interval_ms = monitors.c.interval_seconds * literal(1000, BigInteger())
+    statement = update(monitors).values(spread_key=literal(slot, BigInteger()) % interval_ms)
+    if monitor_ids:
+        statement = statement.where(monitors.c.id.in_(monitor_ids))
+    db.session.execute(statement)
+    db.session.execute(
+        update(Schedule)
+        .where(Schedule.handed_out_until_ms >= slot)
+        .values(handed_out_until_ms=slot - 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return slot
 
 
 @dataclass(frozen=True)

@@ -185,7 +185,6 @@ def seed(monitors: int, results: int, rng: random.Random) -> None:
             "settings": {},
             "status": status,
             "consecutive_failures": FAILING_TAIL if status == "down" else 0,
-            "next_check_ms": None if status == "paused" else int((now + CHECK_INTERVAL).timestamp() * 1000),
             "last_checked_at": last,
             "created_at": now - timedelta(days=30) + timedelta(milliseconds=index),
             "updated_at": now,

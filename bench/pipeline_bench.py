@@ -390,7 +390,6 @@ def seed(base: str, monitors: int, interval: int) -> dict[str, int]:
                 "settings": {},
                 "status": "pending",
                 "consecutive_failures": 0,
-                "next_check_ms": None,
                 "created_at": now,
                 "updated_at": now,
             }

@@ -8,7 +8,7 @@ from sqlalchemy import select, text, update
 from aloft.checks import CheckResult
 from aloft.engine.state import record
 from aloft.extensions import db
-from aloft.models import Incident, Monitor, Organization
+from aloft.models import Incident, Organization
 
 SLOT = 1_800_000_000_000
 
@@ -26,8 +26,7 @@ def test_every_writer_of_what_status_shows_invalidates_it(client, auth_headers, 
     created = create_monitor(client, auth_headers, confirmationCount=1)
     assert status(client, auth_headers)["counts"] == {"total": 1, "up": 0, "down": 0, "paused": 0, "pending": 1}
 
-    monitor = db.session.get(Monitor, created["id"])
-    record(db.session, monitor, SLOT, CheckResult(ok=False, cause="HTTP 503"))
+    record(db.session, created["id"], SLOT, CheckResult(ok=False, cause="HTTP 503"))
     db.session.commit()
     body = status(client, auth_headers)
     assert body["counts"]["down"] == 1
@@ -36,7 +35,7 @@ def test_every_writer_of_what_status_shows_invalidates_it(client, auth_headers, 
     client.patch(f"/api/v1/monitors/{created['id']}", json={"name": "Renamed"}, headers=auth_headers)
     assert status(client, auth_headers)["openIncidents"][0]["monitorName"] == "Renamed"
 
-    record(db.session, monitor, SLOT + 60_000, CheckResult(ok=True))
+    record(db.session, created["id"], SLOT + 60_000, CheckResult(ok=True))
     db.session.commit()
     body = status(client, auth_headers)
     assert body["counts"]["up"] == 1 and body["openIncidents"] == []
@@ -51,11 +50,10 @@ def test_every_writer_of_what_status_shows_invalidates_it(client, auth_headers, 
 
 def test_a_check_that_changes_nothing_visible_keeps_the_cache(client, auth_headers, org):
     created = create_monitor(client, auth_headers)
-    monitor = db.session.get(Monitor, created["id"])
-    record(db.session, monitor, SLOT, CheckResult(ok=True, latency_ms=5))
+    record(db.session, created["id"], SLOT, CheckResult(ok=True, latency_ms=5))
     db.session.commit()
     before = version(org)
-    record(db.session, monitor, SLOT + 60_000, CheckResult(ok=True, latency_ms=7))
+    record(db.session, created["id"], SLOT + 60_000, CheckResult(ok=True, latency_ms=7))
     db.session.commit()
     assert version(org) == before
 

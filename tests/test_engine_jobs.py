@@ -18,6 +18,7 @@ from aloft.engine.scheduler import Scheduler
 from aloft.engine.state import IncidentEvent
 from aloft.extensions import db
 from aloft.models import CheckResult, Incident, Monitor
+from aloft.testing import make_due
 
 
 class Ok(BaseHTTPRequestHandler):
@@ -105,8 +106,7 @@ def test_the_scheduler_runs_due_checks_on_the_embedded_executor(app, client, aut
         create_monitor(client, auth_headers, name=f"m{i}", url=f"http://127.0.0.1:{target.port}/")["id"]
         for i in range(120)
     ]
-    db.session.execute(update(Monitor).values(next_check_ms=0))
-    db.session.commit()
+    make_due()
     executor = EmbeddedExecutor(app)
     scheduler = Scheduler(lambda: db.session, executor)
     assert scheduler.run_once() == 120
@@ -124,8 +124,7 @@ def test_the_scheduler_runs_due_checks_on_the_embedded_executor(app, client, aut
 
 def test_paused_monitors_are_not_checked(app, client, auth_headers, target):
     create_monitor(client, auth_headers, url=f"http://127.0.0.1:{target.port}/", paused=True)
-    db.session.execute(update(Monitor).values(next_check_ms=0))
-    db.session.commit()
+    make_due()
     assert Scheduler(lambda: db.session, EmbeddedExecutor(app)).run_once() == 0
 
 

@@ -24,7 +24,7 @@ from flask import Flask
 from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from aloft.engine import scheduler as scheduling
 from aloft.engine.executors import EmbeddedExecutor, RQExecutor
@@ -34,7 +34,7 @@ from aloft.engine.state import slot_time
 from aloft.extensions import db
 from aloft.models import CheckResult, Incident, Monitor
 from aloft.redis_connection import connect
-from aloft.testing import TEST_SECRET_KEY
+from aloft.testing import TEST_SECRET_KEY, make_due
 
 #: Longest wait for something a worker does (it boots a Flask app first).
 PATIENCE = 30.0
@@ -178,11 +178,6 @@ def incidents(monitor_id: str) -> list[Incident]:
     return db.session.scalars(select(Incident).where(Incident.monitor_id == monitor_id)).all()
 
 
-def make_due(monitor_id: str) -> None:
-    db.session.execute(update(Monitor).where(Monitor.id == monitor_id).values(next_check_ms=now_ms() - 1))
-    db.session.commit()
-
-
 @pytest.fixture(params=["embedded", "rq"])
 def executor(request: pytest.FixtureRequest, app: Flask) -> Iterator[EmbeddedExecutor | RQExecutor]:
     """Each executor in turn; for RQ, two `aloft worker` processes take the jobs."""
@@ -241,8 +236,7 @@ def test_many_monitors_in_many_jobs_are_shared_by_two_workers(
     monkeypatch.setattr(scheduling, "BATCH_SIZE", 5)
     first, second = workers.start(), workers.start()
     executor = RQExecutor(redis_url, workers.queue_name)
-    db.session.execute(update(Monitor).values(next_check_ms=now_ms() - 1))
-    db.session.commit()
+    make_due()
     assert Scheduler(lambda: db.session, executor).run_once() == 40
     executor.close()
 
@@ -279,14 +273,12 @@ def test_a_worker_killed_mid_check_loses_one_cycle_and_replays_write_nothing_twi
         with app.app_context():
             Scheduler(lambda: db.session, RQExecutor(redis_url, workers.queue_name), tick=0.1).run(stop)
 
-    db.session.execute(update(Monitor).where(Monitor.id == monitor_id).values(next_check_ms=now_ms() + 200))
-    db.session.commit()
+    first_slot = make_due(monitor_id, at_ms=now_ms() + 200)
     scheduler = threading.Thread(target=schedule)
     scheduler.start()
     try:
         wait_for("the first check to reach the target", lambda: target.arrivals, workers=workers)
         (started,) = StartedJobRegistry(queue=queue).get_job_ids(cleanup=False)
-        first_slot = db.session.scalar(select(Monitor.next_check_ms).where(Monitor.id == monitor_id)) - interval_ms
 
         first_worker.send_signal(signal.SIGKILL)
         first_worker.wait(timeout=10)

@@ -21,10 +21,20 @@ def monitor_in(org, **fields):
 
 
 def feed(monitor, *results, start=SLOT):
+    """Record each result in a transaction of its own, one slot after the other."""
     outcomes = []
     for index, result in enumerate(results):
-        outcomes.append(record(db.session, monitor, start + index * 60_000, result))
+        outcomes.append(record(db.session, monitor.id, start + index * 60_000, result))
         db.session.commit()
+    db.session.refresh(monitor)
+    return outcomes
+
+
+def feed_batch(monitor, *slots_and_results):
+    """Record several results in one batch (one transaction)."""
+    outcomes = record_many(db.session, [(monitor.id, slot, result) for slot, result in slots_and_results])
+    db.session.commit()
+    db.session.refresh(monitor)
     return outcomes
 
 
@@ -85,14 +95,14 @@ def test_an_older_slot_finishing_late_is_kept_but_changes_no_state(app, org):
 def test_a_confirmation_count_of_one_opens_on_the_first_failure(app, org):
     monitor = monitor_in(org)
     monitor.confirmation_count = 1
+    db.session.commit()
     (outcome,) = feed(monitor, DOWN)
     assert outcome.transition.kind == "opened"
 
 
 def test_the_same_slot_twice_in_one_batch_is_stored_and_applied_once(app, org):
     monitor = monitor_in(org)
-    outcomes = record_many(db.session, [(monitor, SLOT, DOWN), (monitor, SLOT, DOWN)])
-    db.session.commit()
+    outcomes = feed_batch(monitor, (SLOT, DOWN), (SLOT, DOWN))
     assert [outcome.stored for outcome in outcomes] == [True, False]
     assert monitor.consecutive_failures == 1
     assert db.session.scalar(select(func.count()).select_from(CheckResultRow)) == 1
@@ -100,10 +110,7 @@ def test_the_same_slot_twice_in_one_batch_is_stored_and_applied_once(app, org):
 
 def test_a_batch_applies_its_results_oldest_slot_first(app, org):
     monitor = monitor_in(org)
-    outcomes = record_many(
-        db.session, [(monitor, SLOT + 120_000, UP), (monitor, SLOT, DOWN), (monitor, SLOT + 60_000, DOWN)]
-    )
-    db.session.commit()
+    outcomes = feed_batch(monitor, (SLOT + 120_000, UP), (SLOT, DOWN), (SLOT + 60_000, DOWN))
     assert [o.transition.kind if o.transition else None for o in outcomes] == ["resolved", None, "opened"]
     (incident,) = incidents()
     assert incident.status == "resolved" and monitor.status == "up"

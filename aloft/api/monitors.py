@@ -337,7 +337,6 @@ def apply_input(monitor: Monitor, data: dict[str, Any]) -> None:
     """Write validated input onto ``monitor``: fields, channels and the paused state."""
     channels = resolve_channels(data["channel_ids"])
     was_paused = monitor.paused
-    old_interval = monitor.interval_seconds
     for name in INPUT_ATTRIBUTES:
         setattr(monitor, name, data[name])
     monitor.channels = channels
@@ -349,9 +348,6 @@ def apply_input(monitor: Monitor, data: dict[str, Any]) -> None:
         # Unpausing starts over: the state from before the pause is stale.
         monitor.status = "pending"
         monitor.consecutive_failures = 0
-    if monitor.paused or was_paused or old_interval != monitor.interval_seconds:
-        # The scheduler gives it a fresh due time within the (new) interval.
-        monitor.next_check_ms = None
 
 
 def resolve_channels(channel_ids: list[str]) -> list[Channel]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from flask import Flask, current_app, has_app_context
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from aloft.checks import CheckResult, CheckTarget, CheckType
 from aloft.engine.state import Transition, record_many
@@ -66,9 +66,7 @@ def _run_batch(app: Flask, claims: list[tuple[str, int]]) -> BatchReport:
     plugins = app.extensions["aloft.plugins"]
     wanted = dict(claims)
     try:
-        # Paused since it was claimed: a person asked for no more checks, so none is run.
-        monitors = db.session.scalars(select(Monitor).where(Monitor.id.in_(wanted), Monitor.paused.is_(False))).all()
-        targets = [(target(monitor), wanted[monitor.id]) for monitor in monitors]
+        targets = [(monitor_target, wanted[monitor_target.id]) for monitor_target in load_targets(wanted)]
         db.session.rollback()  # hold no transaction open while checks wait on the network
         futures = [
             (
@@ -103,19 +101,31 @@ def _observe(hook: Callable[..., object], **kwargs: object) -> None:
         log.exception("an observer plugin raised in %s", getattr(hook, "name", hook))
 
 
-def target(monitor: Monitor) -> CheckTarget:
-    return CheckTarget(
-        id=monitor.id,
-        name=monitor.name,
-        type=monitor.type,
-        url=monitor.url,
-        timeout_seconds=monitor.timeout_seconds,
-        interval_seconds=monitor.interval_seconds,
-        settings=dict(monitor.settings or {}),
-        pings_expected_since=monitor.ping_token_issued_at,
-        last_ping_at=monitor.last_ping_at,
-        last_ping_kind=monitor.last_ping_kind,
+#: What a check sees of a monitor, in :class:`CheckTarget`'s field order, read straight from the row.
+TARGET_COLUMNS = (
+    Monitor.id,
+    Monitor.name,
+    Monitor.type,
+    Monitor.url,
+    Monitor.timeout_seconds,
+    Monitor.interval_seconds,
+    Monitor.settings,
+    Monitor.ping_token_issued_at,
+    Monitor.last_ping_at,
+    Monitor.last_ping_kind,
+)
+
+
+def load_targets(monitor_ids: Iterable[str]) -> list[CheckTarget]:
+    """The monitors to check, as plugins see them; paused ones are left out.
+
+    A monitor paused since it was claimed is not checked: a person asked for no more checks.
+    """
+    rows = db.session.execute(
+        select(*TARGET_COLUMNS).where(Monitor.id.in_(list(monitor_ids)), Monitor.paused.is_(False))
     )
+    targets = [CheckTarget(*row) for row in rows]
+    return [target if target.settings is not None else replace(target, settings={}) for target in targets]
 
 
 def run_check(check_type: type[CheckType] | None, monitor: CheckTarget) -> CheckResult | None:
@@ -135,23 +145,10 @@ def run_check(check_type: type[CheckType] | None, monitor: CheckTarget) -> Check
 def record_outcomes(outcomes: list[Outcome]) -> tuple[BatchReport, list[Transition]]:
     """Write every result and state change of a batch in one transaction."""
     report = BatchReport()
-    checked = [(monitor_target, slot, result) for monitor_target, slot, result in outcomes if result is not None]
-    ids = sorted({monitor_target.id for monitor_target, _, _ in checked})
-    if db.session.get_bind().dialect.name == "sqlite":
-        # SQLite has no row locks: take the write lock first, so the monitors read below
-        # cannot change before this transaction writes them.
-        db.session.execute(text("BEGIN IMMEDIATE"))
-    # Lock in id order so concurrent batches touching the same monitors cannot deadlock.
-    locked = {
-        monitor.id: monitor
-        for monitor in db.session.scalars(
-            select(Monitor).where(Monitor.id.in_(ids)).order_by(Monitor.id).with_for_update()
-        )
-    }
-    present = [(locked[target.id], slot, result) for target, slot, result in checked if target.id in locked]
-    report.skipped = len(outcomes) - len(present)
+    checked = [(monitor_target.id, slot, result) for monitor_target, slot, result in outcomes if result is not None]
+    report.skipped = len(outcomes) - len(checked)
     transitions: list[Transition] = []
-    for recorded in record_many(db.session, present):
+    for recorded in record_many(db.session, checked):
         if not recorded.stored:
             report.skipped += 1
             continue

@@ -1,15 +1,23 @@
-"""What is due: claim monitors atomically and group them into batches of checks.
+"""What is due: claim a stretch of time atomically and hand out the checks due in it, in batches.
 
-A claim moves a monitor's ``next_check_ms`` one interval on in the same statement that
-selects it, so two schedulers running at once never claim the same check: on PostgreSQL
-the candidate rows are locked with ``FOR UPDATE SKIP LOCKED``, and SQLite runs one
-writer at a time. A monitor that was never scheduled (new, or just unpaused) first gets a
-due time spread over its interval, so a thousand new monitors do not all run at once.
+A monitor's checks lie on a grid: they are due at every epoch millisecond ``t`` with
+``t % interval == spread_key % interval``, where ``spread_key`` is random per monitor, so
+the checks of a thousand monitors with one interval spread over it. No per-check due time
+is stored. A scheduler claims the stretch ``(since, until]`` by moving the installation's
+one schedule mark from ``since`` to ``until`` with a compare-and-set, then hands out every
+check due in it: two schedulers running at once never claim the same stretch, so never
+run a check twice, and handing out ten thousand checks writes one row, not ten thousand.
+
+Consequences that follow from the grid:
+
+* a new or unpaused monitor is first checked at its next grid point, within one interval;
+* a changed interval takes effect at once: the next check is the new grid's next point;
+* a scheduler that was stopped for a while checks each monitor once, at its latest grid
+  point, and carries on from there, rather than replaying every missed check.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -17,15 +25,19 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import BigInteger, bindparam, case, literal, select, update
+from sqlalchemy import BigInteger, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from aloft.models import Monitor
+from aloft.models import SCHEDULE_ID, Monitor, Schedule
 
 if TYPE_CHECKING:
     from aloft.engine.executors import Executor
 
 log = logging.getLogger(__name__)
+
+#: How far back the very first claim of an installation reaches.
+FIRST_CLAIM_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -43,62 +55,65 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def spread_offset_ms(monitor_id: str, interval_seconds: int) -> int:
-    """A stable offset within the interval, from the monitor's id."""
-    digest = int.from_bytes(hashlib.sha256(monitor_id.encode()).digest()[:8], "big")
-    return digest % (interval_seconds * 1000)
+def latest_slot(until_ms: int, interval_seconds: int, spread_key: int) -> int:
+    """The monitor's last grid point at or before ``until_ms``."""
+    interval_ms = interval_seconds * 1000
+    return until_ms - (until_ms - spread_key % interval_ms) % interval_ms
 
 
-def schedule_new(session: Session, now: int) -> int:
-    """Give unscheduled, unpaused monitors a first due time; returns how many."""
-    rows = session.execute(
-        select(Monitor.id, Monitor.interval_seconds).where(Monitor.next_check_ms.is_(None), Monitor.paused.is_(False))
-    ).all()
-    if rows:
-        monitors = Monitor.__table__
-        # One executemany; the IS NULL guard leaves a monitor another scheduler got to first alone.
-        session.execute(
-            update(monitors)
-            .where(monitors.c.id == bindparam("scheduled_id"), monitors.c.next_check_ms.is_(None))
-            .values(next_check_ms=bindparam("first_due_ms")),
-            [
-                {"scheduled_id": monitor_id, "first_due_ms": now + spread_offset_ms(monitor_id, interval)}
-                for monitor_id, interval in rows
-            ],
-        )
-    session.commit()
-    return len(rows)
+def spread_key_for(slot_ms: int, interval_seconds: int) -> int:
+    """A spread key whose grid passes through ``slot_ms`` (tests use it to make a check due)."""
+    return slot_ms % (interval_seconds * 1000)
 
 
-def claim_due(session: Session, now: int, limit: int) -> list[Claim]:
-    """Claim up to ``limit`` due checks and move each monitor to its next due time.
+def claim_stretch(session: Session, until_ms: int) -> tuple[int, int] | None:
+    """Move the schedule mark to ``until_ms``; returns the stretch ``(since, until]`` now ours.
 
-    A monitor that fell behind (the scheduler was down) is checked once and then
-    rescheduled from now, rather than replaying every missed slot.
+    None when the mark is already there, or another scheduler moved it first (it owns that
+    stretch; the next call claims from where it stopped).
     """
-    # Typed literals: PostgreSQL would otherwise bind them as 32-bit integers.
-    interval_ms = Monitor.interval_seconds * literal(1000, BigInteger())
-    now_literal = literal(now, BigInteger())
-    due = (
-        select(Monitor.id)
-        .where(Monitor.paused.is_(False), Monitor.next_check_ms <= now)
-        .order_by(Monitor.next_check_ms)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        due = due.with_for_update(skip_locked=True)
-    # The slot is the due time, or now for a monitor that is a whole interval late:
-    # in both cases the new due time is slot + interval, so slot = new - interval.
-    late = Monitor.next_check_ms + interval_ms <= now_literal
+    since = session.scalar(select(Schedule.handed_out_until_ms).where(Schedule.id == SCHEDULE_ID))
+    if since is None:
+        # The installation's first claim; a scheduler that loses the race to make the row waits a tick.
+        try:
+            session.execute(insert(Schedule).values(id=SCHEDULE_ID, handed_out_until_ms=until_ms))
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            return None
+        return until_ms - FIRST_CLAIM_MS, until_ms
+    if since >= until_ms:
+        session.commit()
+        return None
     claimed = session.execute(
-        update(Monitor)
-        .where(Monitor.id.in_(due.scalar_subquery()))
-        .values(next_check_ms=case((late, now_literal + interval_ms), else_=Monitor.next_check_ms + interval_ms))
-        .returning(Monitor.id, Monitor.next_check_ms, Monitor.interval_seconds)
+        update(Schedule)
+        .where(Schedule.id == SCHEDULE_ID, Schedule.handed_out_until_ms == since)
+        .values(handed_out_until_ms=until_ms)
         .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return (since, until_ms) if claimed == 1 else None
+
+
+def due_in(session: Session, since_ms: int, until_ms: int) -> list[Claim]:
+    """Every check due in ``(since, until]`` of an unpaused monitor, oldest slot first.
+
+    A stretch longer than a monitor's interval holds its latest grid point only.
+    """
+    interval_ms = Monitor.interval_seconds * literal(1000, BigInteger())
+    phase = Monitor.spread_key % interval_ms
+    # One more grid point has passed by ``until`` than by ``since``. All values are
+    # positive, so integer division is floor division on both databases.
+    crossed = (literal(until_ms, BigInteger()) - phase) // interval_ms > (
+        literal(since_ms, BigInteger()) - phase
+    ) // interval_ms
+    rows = session.execute(
+        select(Monitor.id, Monitor.interval_seconds, Monitor.spread_key).where(Monitor.paused.is_(False), crossed)
     ).all()
     session.commit()
-    return [Claim(monitor_id, next_ms - interval * 1000) for monitor_id, next_ms, interval in claimed]
+    claims = [Claim(monitor_id, latest_slot(until_ms, interval, key)) for monitor_id, interval, key in rows]
+    claims.sort(key=lambda claim: claim.slot_ms)
+    return claims
 
 
 def batches(claims: list[Claim], size: int) -> Iterator[list[Claim]]:
@@ -108,12 +123,10 @@ def batches(claims: list[Claim], size: int) -> Iterator[list[Claim]]:
 
 #: Checks per job: enough to amortise a job's overhead, few enough to spread over workers.
 BATCH_SIZE = 50
-#: Most checks claimed in one statement.
-CLAIM_LIMIT = 2000
 
 
 class Scheduler:
-    """Every tick: schedule new monitors, claim what is due, hand the batches to an executor."""
+    """Every tick: claim the time since the last tick and hand its checks to an executor in batches."""
 
     def __init__(self, session_factory: Callable[[], Session], executor: Executor, *, tick: float = 0.5) -> None:
         self.session_factory = session_factory
@@ -124,15 +137,12 @@ class Scheduler:
         """One tick; returns the number of checks handed out."""
         session = self.session_factory()
         try:
-            now = now_ms()
-            schedule_new(session, now)
-            handed_out = 0
-            while True:
-                claims = claim_due(session, now, CLAIM_LIMIT)
-                self.executor.submit(list(batches(claims, BATCH_SIZE)))
-                handed_out += len(claims)
-                if len(claims) < CLAIM_LIMIT:
-                    return handed_out
+            stretch = claim_stretch(session, now_ms())
+            if stretch is None:
+                return 0
+            claims = due_in(session, *stretch)
+            self.executor.submit(list(batches(claims, BATCH_SIZE)))
+            return len(claims)
         finally:
             session.close()
 

@@ -5,26 +5,31 @@ with the failing check's cause; the first success after that resolves it and the
 is ``up``. Everything happens in the caller's transaction with the monitor rows locked,
 and a result for a slot that was already recorded (a replayed job) changes nothing.
 
-A batch's results go in with one ``INSERT`` and its open incidents come back with one
-``SELECT``: the per-check cost of recording stays small next to the check itself.
+This is the engine's hot path, so it is written with Core statements on plain values: a
+batch locks its monitors with one ``SELECT``, stores its results with one ``INSERT``,
+looks up open incidents only for monitors that are not plainly up, and writes the
+monitors' new states with one executemany ``UPDATE``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from aloft.checks import CheckResult
 from aloft.models import CheckResult as CheckResultRow
-from aloft.models import Incident, Monitor
+from aloft.models import Incident, Monitor, new_id
 
 CAUSE_LENGTH = CheckResultRow.__table__.c.cause.type.length
+MONITORS = Monitor.__table__
+INCIDENTS = Incident.__table__
+RESULTS = CheckResultRow.__table__
 
 
 @dataclass(frozen=True)
@@ -43,19 +48,6 @@ class IncidentEvent:
     started_at: datetime
     resolved_at: datetime | None
 
-    @classmethod
-    def of(cls, incident: Incident, monitor: Monitor) -> IncidentEvent:
-        return cls(
-            id=incident.id,
-            monitor_id=monitor.id,
-            monitor_name=monitor.name,
-            org_id=incident.org_id,
-            status="resolved" if incident.status == "resolved" else "open",
-            cause=incident.cause,
-            started_at=incident.started_at,
-            resolved_at=incident.resolved_at,
-        )
-
 
 @dataclass(frozen=True)
 class Transition:
@@ -73,9 +65,73 @@ class Recorded:
     transition: Transition | None = None
 
 
+@dataclass
+class MonitorState:
+    """The columns of a locked monitor row the state machine reads and moves on."""
+
+    id: str
+    org_id: str
+    name: str
+    paused: bool
+    confirmation_count: int
+    status: str
+    consecutive_failures: int
+    last_checked_at: datetime | None
+    changed: bool = False
+
+
+@dataclass
+class IncidentRow:
+    """An incident the batch opened or resolved, written when the batch is."""
+
+    id: str
+    org_id: str
+    monitor_id: str
+    cause: str
+    started_at: datetime
+    status: str = "open"
+    resolved_at: datetime | None = None
+    opened_by_result_id: int | None = None
+    new: bool = False
+
+    def event(self, monitor_name: str) -> IncidentEvent:
+        status: Literal["open", "resolved"] = "resolved" if self.status == "resolved" else "open"
+        return IncidentEvent(
+            self.id, self.monitor_id, monitor_name, self.org_id, status, self.cause, self.started_at, self.resolved_at
+        )
+
+
+@dataclass
+class Batch:
+    """The working state of one batch: its locked monitors and the incidents it touches."""
+
+    monitors: dict[str, MonitorState]
+    #: Open incidents by monitor id, for the monitors that may need them.
+    open_incidents: dict[str, IncidentRow] = field(default_factory=dict)
+    #: Every incident the batch opened or resolved, by id.
+    touched: dict[str, IncidentRow] = field(default_factory=dict)
+
+
 def slot_time(slot_ms: int) -> datetime:
     """The slot as a UTC datetime, exact to the millisecond (no float rounding)."""
     return datetime.fromtimestamp(slot_ms // 1000, UTC) + timedelta(milliseconds=slot_ms % 1000)
+
+
+def lock_monitors(session: Session, monitor_ids: Iterable[str]) -> dict[str, MonitorState]:
+    """Lock the monitors' rows for this transaction and read their state.
+
+    On SQLite this must be the transaction's first statement: it takes the write lock
+    first (``BEGIN IMMEDIATE``), so nothing read here can change before it is written.
+    Rows are locked in id order so concurrent batches cannot deadlock.
+    """
+    ids = sorted(set(monitor_ids))
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(text("BEGIN IMMEDIATE"))
+    if not ids:
+        return {}
+    columns = [MONITORS.c[name] for name in MonitorState.__dataclass_fields__ if name != "changed"]
+    rows = session.execute(select(*columns).where(MONITORS.c.id.in_(ids)).order_by(MONITORS.c.id).with_for_update())
+    return {row.id: MonitorState(*row) for row in rows}
 
 
 def insert_results(
@@ -88,18 +144,17 @@ def insert_results(
     """
     if not rows:
         return {}
-    table = CheckResultRow.__table__
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(table)
+        dialect.insert(RESULTS)
         .on_conflict_do_nothing(index_elements=["monitor_id", "checked_at"])
-        .returning(table.c.id, table.c.monitor_id, table.c.checked_at)
+        .returning(RESULTS.c.id, RESULTS.c.monitor_id, RESULTS.c.checked_at)
     )
-    inserted = session.execute(statement, [_row(*row) for row in rows])
+    inserted = session.execute(statement, [_result_row(*row) for row in rows])
     return {(monitor_id, checked_at): row_id for row_id, monitor_id, checked_at in inserted}
 
 
-def _row(monitor_id: str, checked_at: datetime, result: CheckResult) -> dict[str, Any]:
+def _result_row(monitor_id: str, checked_at: datetime, result: CheckResult) -> dict[str, Any]:
     return {
         "monitor_id": monitor_id,
         "checked_at": checked_at,
@@ -110,96 +165,162 @@ def _row(monitor_id: str, checked_at: datetime, result: CheckResult) -> dict[str
     }
 
 
-def record(session: Session, monitor: Monitor, slot_ms: int, result: CheckResult) -> Recorded:
-    """Store one ``result`` for ``monitor``'s slot and move the monitor's state on."""
-    (recorded,) = record_many(session, [(monitor, slot_ms, result)])
+def record(session: Session, monitor_id: str, slot_ms: int, result: CheckResult) -> Recorded:
+    """Store one ``result`` for the monitor's slot and move its state on (in a new transaction)."""
+    (recorded,) = record_many(session, [(monitor_id, slot_ms, result)])
     return recorded
 
 
-def record_many(session: Session, outcomes: Sequence[tuple[Monitor, int, CheckResult]]) -> list[Recorded]:
+def record_many(session: Session, outcomes: Sequence[tuple[str, int, CheckResult]]) -> list[Recorded]:
     """Store each result for its monitor's slot and move the monitors' states on, oldest slot first.
 
-    The monitors must be locked by the caller (``SELECT … FOR UPDATE``) so that results
-    for one monitor from concurrent batches are applied one after the other. Returns one
-    :class:`Recorded` per outcome, in the order given.
+    ``outcomes`` are ``(monitor_id, slot_ms, result)``. This locks the monitors (see
+    :func:`lock_monitors`: on SQLite it must start the transaction) and writes everything in
+    the session's transaction; the caller commits. Returns one :class:`Recorded` per
+    outcome, in the order given; a monitor deleted since it was checked stores nothing.
     """
-    keys = [(monitor.id, slot_time(slot_ms)) for monitor, slot_ms, _ in outcomes]
-    inserted = insert_results(session, [(*key, result) for key, (_, _, result) in zip(keys, outcomes, strict=True)])
-    open_incidents = _open_incidents(session, {monitor_id for monitor_id, _ in inserted})
-    recorded: list[Recorded | None] = [None] * len(outcomes)
-    for index in sorted(range(len(outcomes)), key=lambda i: keys[i][1]):
-        monitor, _, result = outcomes[index]
+    batch = Batch(lock_monitors(session, (monitor_id for monitor_id, _, _ in outcomes)))
+    keys = [(monitor_id, slot_time(slot_ms)) for monitor_id, slot_ms, _ in outcomes]
+    present = [index for index, (monitor_id, _) in enumerate(keys) if monitor_id in batch.monitors]
+    inserted = insert_results(session, [(*keys[index], outcomes[index][2]) for index in present])
+    batch.open_incidents = _open_incidents(session, _may_touch_incidents(batch, outcomes, inserted, keys))
+    recorded = [Recorded(stored=False)] * len(outcomes)
+    for index in sorted(present, key=lambda i: keys[i][1]):
         # pop: the same (monitor, slot) twice in one batch is stored, and applied, once.
         result_id = inserted.pop(keys[index], None)
-        if result_id is None:
-            recorded[index] = Recorded(stored=False)  # this slot was recorded before: a replay changes nothing
-        else:
-            recorded[index] = Recorded(
-                True, _apply(session, monitor, keys[index][1], result, result_id, open_incidents)
-            )
-    return [outcome for outcome in recorded if outcome is not None]
+        if result_id is not None:
+            monitor = batch.monitors[keys[index][0]]
+            recorded[index] = Recorded(True, _apply(batch, monitor, keys[index][1], outcomes[index][2], result_id))
+    _write(session, batch)
+    return recorded
 
 
-def _open_incidents(session: Session, monitor_ids: Iterable[str]) -> dict[str, Incident]:
+def _may_touch_incidents(
+    batch: Batch,
+    outcomes: Sequence[tuple[str, int, CheckResult]],
+    inserted: dict[tuple[str, datetime], int],
+    keys: list[tuple[str, datetime]],
+) -> set[str]:
+    """Monitors whose open incident the batch may open, resolve or need to know of.
+
+    A monitor that is up with no failures and only succeeds has no open incident to
+    resolve: the common case costs no incident lookup.
+    """
+    wanted = set()
+    for (monitor_id, _), (_, _, result) in zip(keys, outcomes, strict=True):
+        monitor = batch.monitors.get(monitor_id)
+        if monitor is not None and (not result.ok or monitor.status != "up" or monitor.consecutive_failures):
+            wanted.add(monitor_id)
+    return wanted & {monitor_id for monitor_id, _ in inserted}
+
+
+def _open_incidents(session: Session, monitor_ids: Iterable[str]) -> dict[str, IncidentRow]:
     ids = sorted(monitor_ids)
     if not ids:
         return {}
-    found = session.scalars(select(Incident).where(Incident.monitor_id.in_(ids), Incident.status == "open"))
-    return {incident.monitor_id: incident for incident in found}
+    columns = (INCIDENTS.c.id, INCIDENTS.c.org_id, INCIDENTS.c.monitor_id, INCIDENTS.c.cause, INCIDENTS.c.started_at)
+    rows = session.execute(select(*columns).where(INCIDENTS.c.monitor_id.in_(ids), INCIDENTS.c.status == "open"))
+    return {row.monitor_id: IncidentRow(*row) for row in rows}
 
 
 def _apply(
-    session: Session,
-    monitor: Monitor,
-    checked_at: datetime,
-    result: CheckResult,
-    result_id: int,
-    open_incidents: dict[str, Incident],
+    batch: Batch, monitor: MonitorState, checked_at: datetime, result: CheckResult, result_id: int
 ) -> Transition | None:
     if monitor.last_checked_at is not None and checked_at <= monitor.last_checked_at:
         return None  # an older slot finishing late: history, not news
     monitor.last_checked_at = checked_at
+    monitor.changed = True
     if monitor.paused:
         return None
     if result.ok:
-        return _succeeded(monitor, checked_at, open_incidents)
-    return _failed(session, monitor, checked_at, result, result_id, open_incidents)
+        return _succeeded(batch, monitor, checked_at)
+    return _failed(batch, monitor, checked_at, result, result_id)
 
 
-def _succeeded(monitor: Monitor, checked_at: datetime, open_incidents: dict[str, Incident]) -> Transition | None:
+def _succeeded(batch: Batch, monitor: MonitorState, checked_at: datetime) -> Transition | None:
     monitor.consecutive_failures = 0
     monitor.status = "up"
-    incident = open_incidents.pop(monitor.id, None)
+    incident = batch.open_incidents.pop(monitor.id, None)
     if incident is None:
         return None
     incident.status = "resolved"
     incident.resolved_at = max(checked_at, incident.started_at)
-    return Transition("resolved", IncidentEvent.of(incident, monitor))
+    batch.touched[incident.id] = incident
+    return Transition("resolved", incident.event(monitor.name))
 
 
 def _failed(
-    session: Session,
-    monitor: Monitor,
-    checked_at: datetime,
-    result: CheckResult,
-    result_id: int,
-    open_incidents: dict[str, Incident],
+    batch: Batch, monitor: MonitorState, checked_at: datetime, result: CheckResult, result_id: int
 ) -> Transition | None:
     monitor.consecutive_failures += 1
     if monitor.consecutive_failures < monitor.confirmation_count:
         return None
     monitor.status = "down"
-    if monitor.id in open_incidents:
+    if monitor.id in batch.open_incidents:
         return None
-    incident = Incident(
+    incident = IncidentRow(
+        id=new_id(),
         org_id=monitor.org_id,
         monitor_id=monitor.id,
         cause=(result.cause or "Check failed")[:CAUSE_LENGTH],
         started_at=checked_at,
         opened_by_result_id=result_id,
+        new=True,
     )
-    session.add(incident)
-    # Flush now: the unique index on open incidents then stops a duplicate here, in this batch.
-    session.flush()
-    open_incidents[monitor.id] = incident
-    return Transition("opened", IncidentEvent.of(incident, monitor))
+    batch.open_incidents[monitor.id] = batch.touched[incident.id] = incident
+    return Transition("opened", incident.event(monitor.name))
+
+
+def _write(session: Session, batch: Batch) -> None:
+    """Write the monitors' new states and the incidents the batch opened or resolved."""
+    changed = [
+        {
+            "b_id": monitor.id,
+            "b_status": monitor.status,
+            "b_failures": monitor.consecutive_failures,
+            "b_checked": monitor.last_checked_at,
+        }
+        for monitor in batch.monitors.values()
+        if monitor.changed
+    ]
+    if changed:
+        session.execute(_MONITOR_UPDATE, changed)
+    opened = [incident for incident in batch.touched.values() if incident.new]
+    if opened:
+        session.execute(
+            insert(INCIDENTS),
+            [
+                {
+                    "id": incident.id,
+                    "org_id": incident.org_id,
+                    "monitor_id": incident.monitor_id,
+                    "status": incident.status,
+                    "cause": incident.cause,
+                    "started_at": incident.started_at,
+                    "resolved_at": incident.resolved_at,
+                    "opened_by_result_id": incident.opened_by_result_id,
+                }
+                for incident in opened
+            ],
+        )
+    resolved = [incident for incident in batch.touched.values() if not incident.new]
+    if resolved:
+        session.execute(
+            _INCIDENT_RESOLVE, [{"b_id": incident.id, "b_resolved": incident.resolved_at} for incident in resolved]
+        )
+
+
+_MONITOR_UPDATE = (
+    update(MONITORS)
+    .where(MONITORS.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        consecutive_failures=bindparam("b_failures"),
+        last_checked_at=bindparam("b_checked"),
+    )
+)
+_INCIDENT_RESOLVE = (
+    update(INCIDENTS)
+    .where(INCIDENTS.c.id == bindparam("b_id"), INCIDENTS.c.status == "open")
+    .values(status="resolved", resolved_at=bindparam("b_resolved"))
+)

@@ -8,10 +8,12 @@ from aloft.models.heartbeat import PING_KINDS, Ping
 from aloft.models.incident import Incident
 from aloft.models.monitor import Monitor, monitor_channels
 from aloft.models.organization import ROLES, Membership, Organization, User
+from aloft.models.schedule import SCHEDULE_ID, Schedule
 
 __all__ = [
     "PING_KINDS",
     "ROLES",
+    "SCHEDULE_ID",
     "ApiKey",
     "Channel",
     "CheckResult",
@@ -21,6 +23,7 @@ __all__ = [
     "Monitor",
     "Organization",
     "Ping",
+    "Schedule",
     "User",
     "monitor_channels",
     "new_id",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -28,12 +29,15 @@ monitor_channels = Table(
 )
 
 
+def new_spread_key() -> int:
+    """A random 62-bit key: its remainder modulo any interval is as good as uniform."""
+    return secrets.randbits(62)
+
+
 class Monitor(IdMixin, TimestampMixin, Base):
     __tablename__ = "monitors"
     __table_args__ = (
         CheckConstraint(one_of("status", STATUSES), name="status"),
-        # The scheduler's query: due, unpaused monitors in due order.
-        Index("ix_monitors_due", "paused", "next_check_ms"),
         # Listing an org's monitors and counting them by status (GET /api/v1/status).
         Index("ix_monitors_org_status", "org_id", "status"),
     )
@@ -49,9 +53,10 @@ class Monitor(IdMixin, TimestampMixin, Base):
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     consecutive_failures: Mapped[int] = mapped_column(default=0)
-    #: When the next check is due, in Unix epoch milliseconds: an integer, so the
-    #: scheduler's atomic claim can do its arithmetic in SQL on SQLite and PostgreSQL.
-    next_check_ms: Mapped[int | None] = mapped_column(BigInteger)
+    #: Places the monitor's checks in its interval: they are due at every epoch millisecond
+    #: ``t`` with ``t % interval == spread_key % interval`` (see :mod:`aloft.engine.scheduler`).
+    #: Random, so the checks of many monitors with one interval spread over it.
+    spread_key: Mapped[int] = mapped_column(BigInteger, default=new_spread_key)
     last_checked_at: Mapped[datetime | None]
     #: Passive monitors receive pings at a URL with this secret token in it (None for
     #: monitors that reach out); a monitor never pinged counts its silence from the issue.

@@ -8,7 +8,7 @@ from heartbeat_support import ping_path
 from sqlalchemy import update
 
 from aloft.checks import CheckTarget
-from aloft.engine.jobs import target
+from aloft.engine.jobs import load_targets
 from aloft.extensions import db
 from aloft.models import Monitor
 
@@ -67,13 +67,13 @@ def test_a_start_ping_alone_does_not_count_as_a_success(client, heartbeat):
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
     db.session.execute(update(Monitor).where(Monitor.id == heartbeat["id"]).values(ping_token_issued_at=an_hour_ago))
     db.session.commit()
-    result = HeartbeatCheck().run(target(db.session.get(Monitor, heartbeat["id"])))
+    result = HeartbeatCheck().run(load_targets([heartbeat["id"]])[0])
     assert (result.ok, result.cause) == (False, "No ping for 1h 0m")
 
 
 def test_the_engine_hands_the_check_the_newest_outcome(client, heartbeat):
     client.get(ping_path(heartbeat))
-    checked = target(db.session.get(Monitor, heartbeat["id"]))
+    checked = load_targets([heartbeat["id"]])[0]
     assert checked.last_ping_kind == "success"
     assert datetime.now(UTC) - checked.last_ping_at < timedelta(seconds=10)
     assert checked.pings_expected_since <= checked.last_ping_at
