@@ -2,4 +2,6 @@
 
 from aloft.cli import main
 
-main()
+# Guarded: the check process is spawned, and a spawned child imports the parent's main module.
+if __name__ == "__main__":
+    main()

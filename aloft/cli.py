@@ -311,7 +311,7 @@ def scheduler_command(queue: str | None) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if config.redis_url is None:
         executor: EmbeddedExecutor | RQExecutor = EmbeddedExecutor(app)
-        mode = "embedded executor"
+        mode = f"checks in-process, {executor.runner.concurrency} at once"
     else:
         executor = RQExecutor(config.redis_url, queue or QUEUE_NAME)
         mode = f"jobs to RQ queue {queue or QUEUE_NAME!r}"
@@ -333,6 +333,7 @@ def worker_command(burst: bool, queue: str | None) -> None:
     from rq import Queue, SimpleWorker
 
     from aloft.engine.executors import QUEUE_NAME
+    from aloft.engine.jobs import start_runner, stop_runner
     from aloft.redis_connection import connect
 
     config = settings()
@@ -342,12 +343,17 @@ def worker_command(burst: bool, queue: str | None) -> None:
         )
     require_services(schema=True)
     connection = connect(config.redis_url)
-    # SimpleWorker runs jobs in this process (no fork per job): the TLS context and the
-    # check thread pool are built once, and the app context pushed by the CLI is used.
-    # A worker killed mid-job loses that job's checks for one interval only: the
-    # scheduler claims each monitor's next slot on time whatever happened to the last.
+    # SimpleWorker runs jobs in this process (no fork per job): each job hands its checks
+    # to this process's runner, which runs them in a check process started once, here.
+    # A worker killed mid-check loses those checks for one interval only: the scheduler
+    # hands out each monitor's next slot on time whatever happened to the last.
+    runner = start_runner(current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo(f"Worker running {runner.concurrency} checks at once (check process {runner.process.pid})")
     worker = SimpleWorker([Queue(queue or QUEUE_NAME, connection=connection)], connection=connection)
-    worker.work(burst=burst, with_scheduler=False, logging_level=config.log_level.upper())
+    try:
+        worker.work(burst=burst, with_scheduler=False, logging_level=config.log_level.upper())
+    finally:
+        stop_runner()  # record what is still running before exiting
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

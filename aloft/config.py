@@ -66,6 +66,11 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "or `public-only` (any non-global address refused).",
     ),
     "ALOFT_PLUGINS_DISABLED": ("empty", "Comma list of plugin names not to load."),
+    "ALOFT_CHECK_CONCURRENCY": (
+        "`64`",
+        "Checks each worker (or, embedded, the scheduler) runs at once, on threads of a child process "
+        "of its own. Raise it when many monitored hosts are slow to answer.",
+    ),
 }
 
 
@@ -87,6 +92,7 @@ class Settings:
     rate_limit: int = 600
     target_policy: str = "private-ok"
     plugins_disabled: frozenset[str] = field(default_factory=frozenset)
+    check_concurrency: int = 64
 
     @property
     def embedded(self) -> bool:
@@ -146,6 +152,7 @@ class Settings:
             plugins_disabled=frozenset(
                 name.strip() for name in (get("ALOFT_PLUGINS_DISABLED") or "").split(",") if name.strip()
             ),
+            check_concurrency=_integer(env, "ALOFT_CHECK_CONCURRENCY", 64, 1, 1024),
         )
 
     def with_secret_key(self) -> Settings:

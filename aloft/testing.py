@@ -33,7 +33,7 @@ from aloft.engine.scheduler import now_ms
 from aloft.engine.state import slot_time
 from aloft.extensions import db
 from aloft.keys import new_key
-from aloft.models import ApiKey, Monitor, Organization, Schedule
+from aloft.models import SCHEDULE_ID, ApiKey, Monitor, Organization, Schedule
 from aloft.models import CheckResult as CheckResultRow
 from aloft.preflight import database_error, redis_error
 
@@ -225,12 +225,11 @@ def make_due(*monitor_ids: str, at_ms: int | None = None) -> int:
     if monitor_ids:
         statement = statement.where(monitors.c.id.in_(monitor_ids))
     db.session.execute(statement)
-    db.session.execute(
-        update(Schedule)
-        .where(Schedule.handed_out_until_ms >= slot)
-        .values(handed_out_until_ms=slot - 1)
-        .execution_options(synchronize_session=False)
-    )
+    mark = db.session.get(Schedule, SCHEDULE_ID)
+    if mark is None:
+        db.session.add(Schedule(id=SCHEDULE_ID, handed_out_until_ms=slot - 1))
+    else:
+        mark.handed_out_until_ms = min(mark.handed_out_until_ms, slot - 1)
     db.session.commit()
     return slot
 

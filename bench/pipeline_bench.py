@@ -55,15 +55,14 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 
 from aloft.app import create_app
-from aloft.engine.jobs import CHECK_THREADS
-from aloft.engine.scheduler import BATCH_SIZE
+from aloft.config import Settings
 from aloft.extensions import db
 from aloft.models import CheckResult, Monitor, Organization, new_id, utcnow
 
 SECRET_KEY = "aloft-bench-secret-key-0123456789abcdef"
 USER_AGENT = "Aloft-bench"
-#: Threads the embedded executor runs batches on (EmbeddedExecutor's default).
-EMBEDDED_BATCH_THREADS = 4
+#: Checks each worker (embedded: the scheduler) runs at once, on threads of its check process.
+CHECK_CONCURRENCY = Settings.check_concurrency
 PROCESS_START_SECONDS = 60
 DRAIN_SECONDS = 10
 
@@ -100,6 +99,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--no-raw", action="store_true", help="skip the raw ceiling")
     parser.add_argument("--no-pipeline", action="store_true", help="only the raw ceiling")
     parser.add_argument("--py-spy", action="store_true", help="profile the scheduler and workers (see --keep)")
+    parser.add_argument(
+        "--py-spy-idle",
+        action="store_true",
+        help="sample waiting threads too (default: threads holding the GIL)",
+    )
     parser.add_argument("--keep", type=Path, help="keep logs and the SQLite file in this folder")
     parser.add_argument("--json", action="store_true", help="print JSON instead of Markdown")
     return parser.parse_args(argv)
@@ -345,6 +349,19 @@ class Sampler:
         self.system_end = self.system()
 
 
+def child_pids(parents: dict[str, int]) -> dict[str, int]:
+    """The check process each of ``parents`` started, as ``"<name> checks"``."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with suppress(OSError):
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                for name, pid in parents.items():
+                    if pid == parent:
+                        children[f"{name} checks"] = int(entry.name)
+    return children
+
+
 def server_pids(names: tuple[str, ...]) -> dict[str, int]:
     """The processes of the servers (PostgreSQL, Redis, nginx) by name, to count their CPU."""
     pids = {}
@@ -359,7 +376,17 @@ def server_pids(names: tuple[str, ...]) -> dict[str, int]:
 def profile(name: str, pid: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
     """py-spy (from PyPI) samples ``pid`` over the measured window, into collapsed stacks."""
     output = (args.keep or Path(".")) / f"py-spy-{name}.txt"
-    command = ["py-spy", "record", "--pid", str(pid), "--duration", str(args.duration), "--rate", "25", "--gil"]
+    command = [
+        "py-spy",
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(args.duration),
+        "--rate",
+        "25",
+        *(["--gil"] if os.environ.get("SPY_GIL", "1") == "1" else ["--idle"]),
+    ]
     return subprocess.Popen(
         [*command, "--format", "raw", "--output", str(output), "--nonblocking"],
         stdout=subprocess.DEVNULL,
@@ -542,6 +569,7 @@ def run_pipeline(mode: str, base: str, workdir: Path, args: argparse.Namespace) 
             if process.poll() is not None:
                 raise SystemExit(f"{name} exited: {(data_dir / f'{name}.log').read_text()[-3000:]}")
         # The servers' processes now include the backends the workers connected to.
+        sampler.pids |= child_pids({name: process.pid for name, process in processes.items()})
         sampler.pids |= server_pids(("postgres", "redis-server", "nginx") if mode == "rq" else ("nginx",))
         profilers = [profile(name, process.pid, args) for name, process in processes.items()] if args.py_spy else []
         window_start = time.time()
@@ -572,6 +600,10 @@ def run_pipeline(mode: str, base: str, workdir: Path, args: argparse.Namespace) 
         total = sampler.system_end[1] - sampler.system_start[1]
         if args.keep:
             shutil.copytree(data_dir, args.keep / data_dir.name, dirs_exist_ok=True)
+
+    def ours(name: str) -> bool:
+        return name.removesuffix(" checks") in processes
+
     result = {
         "mode": mode,
         "database": "SQLite" if mode == "embedded" else "PostgreSQL",
@@ -588,14 +620,12 @@ def run_pipeline(mode: str, base: str, workdir: Path, args: argparse.Namespace) 
         "lag_max_s": round(measured[-1], 3) if measured else None,
         "lag_mean_s": round(statistics.fmean(measured), 3) if measured else None,
         "unmatched_arrivals": unmatched,
-        "peak_rss_mb": {name: round(value, 1) for name, value in sampler.peak_rss_mb.items() if name in processes},
-        "cpu_percent": {name: round(value, 1) for name, value in cpu.items() if name in processes},
+        "peak_rss_mb": {name: round(value, 1) for name, value in sampler.peak_rss_mb.items() if ours(name)},
+        "cpu_percent": {name: round(value, 1) for name, value in cpu.items() if ours(name)},
         "postgres_redis_cpu_percent": round(sum(v for n, v in cpu.items() if n.startswith(("postgres", "redis"))), 1),
         "nginx_cpu_percent": round(sum(v for n, v in cpu.items() if n.startswith("nginx")), 1),
         "machine_cpu_busy_percent": round(100 * busy / total, 1) if total else None,
-        "concurrency": {"processes": 1, "threads": CHECK_THREADS}
-        if mode == "embedded"
-        else {"processes": args.workers, "threads": min(BATCH_SIZE, CHECK_THREADS)},
+        "concurrency": {"processes": 1 if mode == "embedded" else args.workers, "threads": CHECK_CONCURRENCY},
     }
     log(
         f"  {result['recorded_per_s']:,} checks/s recorded (offered {result['offered_per_s']:,}); "
@@ -674,9 +704,9 @@ def main(argv: list[str] | None = None) -> None:
     }
     with tempfile.TemporaryDirectory(prefix="aloft-pipeline-") as temporary, nginx(Path(temporary)) as (base, _):
         workdir = Path(temporary)
-        shapes = {(1, CHECK_THREADS)} if "embedded" in modes else set()
+        shapes = {(1, CHECK_CONCURRENCY)} if "embedded" in modes else set()
         if "rq" in modes:
-            shapes.add((args.workers, min(BATCH_SIZE, CHECK_THREADS)))
+            shapes.add((args.workers, CHECK_CONCURRENCY))
         if not args.no_raw:
             log("== raw ceiling: the same client and concurrency, no Aloft")
             for client in [name.strip() for name in args.raw_clients.split(",") if name.strip()]:

@@ -57,6 +57,7 @@ def test_key_input_is_validated(client, auth_headers):
         ({"name": "x", "scopes": ["team:write"]}, ("scopes", 0)),
         ({"name": "x", "expiresAt": past}, ("expiresAt",)),
         ({"name": "x", "expiresAt": "tomorrow"}, ("expiresAt",)),
+        ({"name": "x", "expiresAt": "9999-12-31T23:00:00-05:00"}, ("expiresAt",)),
         ({"name": "x", "token": "ur_mine"}, ("token",)),
     ]
     for body, path in cases:

@@ -125,7 +125,11 @@ def test_the_scheduler_runs_due_checks_on_the_embedded_executor(app, client, aut
 def test_paused_monitors_are_not_checked(app, client, auth_headers, target):
     create_monitor(client, auth_headers, url=f"http://127.0.0.1:{target.port}/", paused=True)
     make_due()
-    assert Scheduler(lambda: db.session, EmbeddedExecutor(app)).run_once() == 0
+    executor = EmbeddedExecutor(app)
+    try:
+        assert Scheduler(lambda: db.session, executor).run_once() == 0
+    finally:
+        executor.close()
 
 
 class Observer:

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from aloft.engine import scheduler as scheduling
 from aloft.engine.executors import EmbeddedExecutor, RQExecutor
-from aloft.engine.jobs import BatchReport, run_batch
+from aloft.engine.jobs import run_checks
 from aloft.engine.scheduler import Scheduler, now_ms
 from aloft.engine.state import slot_time
 from aloft.extensions import db
@@ -45,6 +45,8 @@ class Target:
 
     def __init__(self) -> None:
         self.mode = "ok"
+        #: Paths held whatever the mode.
+        self.hanging: set[str] = set()
         self.arrivals: list[float] = []
         self.release = threading.Event()
         self.server = self._bind(0)
@@ -56,7 +58,7 @@ class Target:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 target.arrivals.append(time.time())
-                if target.mode == "hang":
+                if target.mode == "hang" or self.path in target.hanging:
                     target.release.wait(20)
                 status = 503 if target.mode == "fail" else 200
                 self.send_response(status)
@@ -226,6 +228,58 @@ def test_both_executors_take_a_monitor_down_and_up_with_one_incident(client, aut
     assert db.session.get(Monitor, monitor["id"]).status == "up"
 
 
+def test_a_host_that_never_answers_holds_back_no_other_check(client, auth_headers, target, executor):
+    base = f"http://127.0.0.1:{target.port}"
+    slow = create_monitor(client, auth_headers, url=f"{base}/slow", timeoutSeconds=5, confirmationCount=1)["id"]
+    quick = [create_monitor(client, auth_headers, name=f"q{i}", url=f"{base}/{i}")["id"] for i in range(20)]
+    target.hanging.add("/slow")
+    make_due()
+    assert Scheduler(lambda: db.session, executor).run_once() == 21, "one batch holds all 21 checks"
+
+    wait_for("the quick checks", lambda: all(results(monitor_id) for monitor_id in quick))
+    assert results(slow) == [], "the quick checks were recorded while the slow one still waited for its timeout"
+    (timed_out,) = wait_for("the slow check", lambda: results(slow))
+    assert timed_out.cause == "Timed out after 5s"
+    assert db.session.get(Monitor, slow).status == "down"
+
+
+def test_a_check_process_that_dies_is_replaced(app, client, auth_headers, target):
+    monitor = create_monitor(client, auth_headers, url=f"http://127.0.0.1:{target.port}/", confirmationCount=1)
+    executor = EmbeddedExecutor(app)
+    scheduler = Scheduler(lambda: db.session, executor)
+    try:
+        target.mode = "hang"
+        make_due(monitor["id"])
+        assert scheduler.run_once() == 1
+        wait_for("the check to reach the target", lambda: target.arrivals)
+        first = executor.runner.process.pid
+        os.kill(first, signal.SIGKILL)
+        wait_for("the lost check to be given up", lambda: executor.backlog == 0)
+        wait_for("a new check process", lambda: executor.runner.process.pid not in (None, first))
+        assert results(monitor["id"]) == [], "the check died with its process"
+
+        target.mode = "ok"
+        make_due(monitor["id"])
+        assert scheduler.run_once() == 1
+        (checked,) = wait_for("the next check", lambda: results(monitor["id"]))
+        assert checked.ok
+    finally:
+        executor.close()
+
+
+def test_closing_records_the_checks_in_hand(app, client, auth_headers, target):
+    monitor = create_monitor(client, auth_headers, url=f"http://127.0.0.1:{target.port}/")
+    executor = EmbeddedExecutor(app)
+    target.mode = "hang"
+    make_due(monitor["id"])
+    assert Scheduler(lambda: db.session, executor).run_once() == 1
+    wait_for("the check to reach the target", lambda: target.arrivals)
+    threading.Timer(1.0, target.release.set).start()
+    executor.close()
+    (checked,) = results(monitor["id"])
+    assert checked.ok, "the answer that came while closing was recorded"
+
+
 def test_many_monitors_in_many_jobs_are_shared_by_two_workers(
     client, auth_headers, target, workers, redis_url, monkeypatch
 ):
@@ -278,8 +332,7 @@ def test_a_worker_killed_mid_check_loses_one_cycle_and_replays_write_nothing_twi
     scheduler.start()
     try:
         wait_for("the first check to reach the target", lambda: target.arrivals, workers=workers)
-        (started,) = StartedJobRegistry(queue=queue).get_job_ids(cleanup=False)
-
+        # The job handed the check to the worker's check process and is done; the check hangs there.
         first_worker.send_signal(signal.SIGKILL)
         first_worker.wait(timeout=10)
         killed_at = time.time()
@@ -298,33 +351,25 @@ def test_a_worker_killed_mid_check_loses_one_cycle_and_replays_write_nothing_twi
         stop.set()
         scheduler.join()
 
-    # (a) Checked again on the next slot, within one interval of the kill (plus the time to record it).
+    # (a) Checked again on the next slot, within one interval of the kill (plus the time to record it);
+    # the killed worker's check died with it and wrote nothing.
     assert after_kill.checked_at == slot_time(second_slot)
     assert seen_at - killed_at < interval_ms / 1000 + 3
     # (b) The outage opened one incident.
     (incident,) = incidents(monitor_id)
     assert incident.status == "open" and incident.cause == "HTTP 503" and incident.started_at == slot_time(second_slot)
+    assert queue.count == 0
 
-    # RQ finds the killed job in the started registry once its heartbeat lapses, and fails it
-    # as abandoned (it has no retries). Force that now instead of waiting for the timeout.
-    StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 3600)
-    failed = FailedJobRegistry(queue=queue)
-    assert failed.get_job_ids(cleanup=False) == [started]
-    assert "AbandonedJobError" in Job.fetch(started, connection=queue.connection).latest_result().exc_string
-
-    # Someone requeues it: the old slot is stored once, as history; no state change, no new incident.
-    failed.requeue(started)
+    # (c) Replaying both slots' job: the lost slot is stored once, as history (no state change, no
+    # new incident); the recorded one writes nothing twice.
+    arrivals = len(target.arrivals)
+    queue.enqueue(run_checks, [(monitor_id, second_slot), (monitor_id, first_slot)], result_ttl=60)
     wait_for("the replayed slot", lambda: len(results(monitor_id)) == 2, workers=workers)
-    # Replaying the next slot's batch again records nothing at all.
-    replay = queue.enqueue(run_batch, [(monitor_id, second_slot)], result_ttl=60)
-    wait_for("the replay to finish", lambda: replay.get_status(refresh=True) in ("finished", "failed"), workers=workers)
-    assert replay.return_value() == BatchReport(recorded=0, skipped=1)
-
-    # (c) One result per slot; still exactly one incident.
+    wait_for("both replayed checks", lambda: len(target.arrivals) == arrivals + 2, workers=workers)
+    time.sleep(1)  # nothing more may arrive
     assert [(row.checked_at, row.cause) for row in results(monitor_id)] == [
         (slot_time(first_slot), "HTTP 503"),
         (slot_time(second_slot), "HTTP 503"),
     ]
     assert [row.id for row in incidents(monitor_id)] == [incident.id]
     assert db.session.get(Monitor, monitor_id).status == "down"
-    assert queue.count == 0

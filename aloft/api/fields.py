@@ -18,7 +18,10 @@ class Timestamp(ma.fields.DateTime):
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
         parsed = super()._deserialize(value, attr, data, **kwargs)
-        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        try:
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+        except OverflowError:  # e.g. 9999-12-31T23:00:00-05:00 is after the last datetime
+            raise ma.ValidationError("Out of range: the time must fall between years 1 and 9999 in UTC.") from None
 
 
 class StrictInteger(ma.fields.Integer):

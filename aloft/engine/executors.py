@@ -1,24 +1,23 @@
-"""Where batches run: on an in-process thread pool (embedded) or as RQ jobs (distributed).
+"""Where batches go: to this process's check runner (embedded) or to RQ workers through Redis (distributed).
 
-Both run :func:`aloft.engine.jobs.run_batch`; only the transport differs.
+Both end in :func:`aloft.engine.jobs.run_checks`; only the transport differs.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from flask import Flask
 
-from aloft.engine.jobs import run_batch
+from aloft.engine.jobs import run_checks
+from aloft.engine.runner import Runner
 from aloft.engine.scheduler import Claim
 
 log = logging.getLogger(__name__)
 
 QUEUE_NAME = "aloft-checks"
-#: A batch not started within this long is stale: the next claim checks the monitor anyway.
+#: A batch not started within this long is stale: the monitors' next slots are due by then.
 JOB_TTL_SECONDS = 600
 
 
@@ -29,38 +28,26 @@ class Executor(Protocol):
 
 
 class EmbeddedExecutor:
-    """Runs batches on threads of this process, inside the given app."""
+    """Runs batches in a check process of this process's own (no Redis), recording them here.
 
-    def __init__(self, app: Flask, workers: int = 4) -> None:
-        self.app = app
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aloft-batch")
-        self._pending: set[Future[object]] = set()
-        self._lock = threading.Lock()
+    Must be used from a thread with an app context (the scheduler's): submitting reads the
+    claimed monitors.
+    """
+
+    def __init__(self, app: Flask, *, concurrency: int | None = None) -> None:
+        self.runner = Runner(app, concurrency=concurrency).start()
 
     def submit(self, batches: list[list[Claim]]) -> None:
         for batch in batches:
-            future = self.pool.submit(self._run, [(claim.monitor_id, claim.slot_ms) for claim in batch])
-            with self._lock:
-                self._pending.add(future)
-            future.add_done_callback(self._done)
-
-    def _run(self, claims: list[tuple[str, int]]) -> object:
-        with self.app.app_context():
-            return run_batch(claims)
-
-    def _done(self, future: Future[object]) -> None:
-        with self._lock:
-            self._pending.discard(future)
-        if future.exception() is not None:
-            log.error("a batch of checks failed", exc_info=future.exception())
+            self.runner.submit([(claim.monitor_id, claim.slot_ms) for claim in batch])
 
     @property
     def backlog(self) -> int:
-        with self._lock:
-            return len(self._pending)
+        """Checks handed over and not yet recorded."""
+        return self.runner.in_flight
 
     def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.runner.close()
 
 
 class RQExecutor:
@@ -80,7 +67,7 @@ class RQExecutor:
 
         jobs = [
             Queue.prepare_data(
-                run_batch,
+                run_checks,
                 args=([(claim.monitor_id, claim.slot_ms) for claim in batch],),
                 ttl=JOB_TTL_SECONDS,
                 result_ttl=0,

@@ -1,30 +1,44 @@
-"""Running a batch of checks: the one job function RQ workers and the embedded executor share.
+"""Checks as jobs: the job function both executors run, and running a batch here and now.
 
-A batch's checks run concurrently on a process-wide thread pool; their results, the
-monitors' new states and any incidents are then written in one transaction with the
-monitor rows locked. Replaying a batch writes nothing twice (see :mod:`aloft.engine.state`).
+:func:`run_checks` is the job: RQ workers run it for each batch taken from Redis, and the
+embedded executor calls it for each batch the scheduler claims. It hands the checks to
+this process's :class:`~aloft.engine.runner.Runner`, which runs them in a check process and
+records each as it finishes, so a job never waits on the slowest host in its batch.
+
+:func:`run_batch` runs a batch in this process and returns once it is recorded: what
+tests, plugin authors and one-off tools want. Both record through
+:func:`record_outcomes`: results, the monitors' new states and any incidents in one
+transaction, with the monitor rows locked; replaying a batch writes nothing twice (see
+:mod:`aloft.engine.state`).
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import cache
+from typing import TYPE_CHECKING
 
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import select
 
-from aloft.checks import CheckResult, CheckTarget, CheckType
+from aloft.checks import CheckResult, CheckTarget
+from aloft.engine.check_process import run_check
 from aloft.engine.state import Transition, record_many
+from aloft.engine.statements import among
 from aloft.extensions import db
 from aloft.models import Monitor
 
+if TYPE_CHECKING:
+    from aloft.engine.runner import Runner
+
 log = logging.getLogger(__name__)
 
-#: Checks of one process running at once (they mostly wait on the network).
+#: Checks :func:`run_batch` runs at once in this process.
 CHECK_THREADS = 64
 
 Outcome = tuple[CheckTarget, int, CheckResult | None]
@@ -53,8 +67,45 @@ def process_app() -> Flask:
     return create_app()
 
 
+_runner: Runner | None = None
+_runner_lock = threading.Lock()
+
+
+def start_runner(app: Flask) -> Runner:
+    """Start this process's check runner (and its check process); ``aloft worker`` does so at startup."""
+    from aloft.engine.runner import Runner
+
+    global _runner
+    with _runner_lock:
+        if _runner is None:
+            _runner = Runner(app).start()
+        return _runner
+
+
+def stop_runner() -> None:
+    """Record the checks in hand and stop this process's runner, if it has one."""
+    global _runner
+    with _runner_lock:
+        runner, _runner = _runner, None
+    if runner is not None:
+        runner.close()
+
+
+def run_checks(claims: list[tuple[str, int]]) -> int:
+    """The job: hand the checks ``claims`` name (``(monitor_id, slot_ms)`` pairs) to this process's runner.
+
+    Returns how many checks were handed over (paused and deleted monitors are left out);
+    each is recorded when it finishes.
+    """
+    if has_app_context():
+        return start_runner(current_app._get_current_object()).submit(claims)  # type: ignore[attr-defined]
+    app = process_app()
+    with app.app_context():
+        return start_runner(app).submit(claims)
+
+
 def run_batch(claims: list[tuple[str, int]]) -> BatchReport:
-    """Run the checks ``claims`` name (``(monitor_id, slot_ms)`` pairs) and record them."""
+    """Run the checks ``claims`` name (``(monitor_id, slot_ms)`` pairs) in this process and record them."""
     if has_app_context():
         return _run_batch(current_app, claims)
     app = process_app()
@@ -63,17 +114,13 @@ def run_batch(claims: list[tuple[str, int]]) -> BatchReport:
 
 
 def _run_batch(app: Flask, claims: list[tuple[str, int]]) -> BatchReport:
-    plugins = app.extensions["aloft.plugins"]
+    check_types = app.extensions["aloft.plugins"].check_types
     wanted = dict(claims)
     try:
         targets = [(monitor_target, wanted[monitor_target.id]) for monitor_target in load_targets(wanted)]
         db.session.rollback()  # hold no transaction open while checks wait on the network
         futures = [
-            (
-                monitor_target,
-                slot,
-                check_pool().submit(run_check, plugins.check_types.get(monitor_target.type), monitor_target),
-            )
+            (monitor_target, slot, check_pool().submit(run_check, check_types.get(monitor_target.type), monitor_target))
             for monitor_target, slot in targets
         ]
         outcomes = [(monitor_target, slot, future.result()) for monitor_target, slot, future in futures]
@@ -83,14 +130,19 @@ def _run_batch(app: Flask, claims: list[tuple[str, int]]) -> BatchReport:
         # A worker runs job after job in one app context: leave its session usable.
         db.session.rollback()
         raise
-    hook = plugins.hook
+    notify_observers(app, outcomes, transitions)
+    return report
+
+
+def notify_observers(app: Flask, outcomes: Sequence[Outcome], transitions: Sequence[Transition]) -> None:
+    """Tell observer plugins about recorded checks and the incidents they opened or resolved."""
+    hook = app.extensions["aloft.plugins"].hook
     for monitor_target, _, result in outcomes:
         if result is not None:
             _observe(hook.check_completed, monitor=monitor_target, result=result)
     for transition in transitions:
         observer = hook.incident_opened if transition.kind == "opened" else hook.incident_resolved
         _observe(observer, incident=transition.incident)
-    return report
 
 
 def _observe(hook: Callable[..., object], **kwargs: object) -> None:
@@ -122,40 +174,40 @@ def load_targets(monitor_ids: Iterable[str]) -> list[CheckTarget]:
     A monitor paused since it was claimed is not checked: a person asked for no more checks.
     """
     rows = db.session.execute(
-        select(*TARGET_COLUMNS).where(Monitor.id.in_(list(monitor_ids)), Monitor.paused.is_(False))
+        select(*TARGET_COLUMNS).where(among(db.session, Monitor.id, monitor_ids), Monitor.paused.is_(False))
     )
     targets = [CheckTarget(*row) for row in rows]
     return [target if target.settings is not None else replace(target, settings={}) for target in targets]
 
 
-def run_check(check_type: type[CheckType] | None, monitor: CheckTarget) -> CheckResult | None:
-    """Run one check; a crashing plugin is a failed check with a cause that says so."""
-    if check_type is None:
-        log.warning("monitor %s: check type %r is not installed; not checked", monitor.id, monitor.type)
-        return None
-    started = time.perf_counter()
-    try:
-        return check_type().run(monitor)
-    except Exception as exc:
-        log.exception("check type %r raised on monitor %s", monitor.type, monitor.id)
-        elapsed = (time.perf_counter() - started) * 1000
-        return CheckResult(ok=False, latency_ms=elapsed, cause=f"Internal check error: {type(exc).__name__}")
-
-
-def record_outcomes(outcomes: list[Outcome]) -> tuple[BatchReport, list[Transition]]:
+def record_outcomes(outcomes: Sequence[Outcome]) -> tuple[BatchReport, list[Transition]]:
     """Write every result and state change of a batch in one transaction."""
     report = BatchReport()
     checked = [(monitor_target.id, slot, result) for monitor_target, slot, result in outcomes if result is not None]
     report.skipped = len(outcomes) - len(checked)
     transitions: list[Transition] = []
-    for recorded in record_many(db.session, checked):
-        if not recorded.stored:
-            report.skipped += 1
-            continue
-        report.recorded += 1
-        transition = recorded.transition
-        if transition is not None:
-            transitions.append(transition)
-            (report.opened if transition.kind == "opened" else report.resolved).append(transition.incident.id)
-    db.session.commit()
+    with _writer_lock():
+        for recorded in record_many(db.session, checked):
+            if not recorded.stored:
+                report.skipped += 1
+                continue
+            report.recorded += 1
+            transition = recorded.transition
+            if transition is not None:
+                transitions.append(transition)
+                (report.opened if transition.kind == "opened" else report.resolved).append(transition.incident.id)
+        db.session.commit()
     return report, transitions
+
+
+_sqlite_writer = threading.Lock()
+
+
+def _writer_lock() -> AbstractContextManager[object]:
+    """On SQLite, writers of one process take turns.
+
+    SQLite has one writer at a time, and a writer that finds the database locked polls
+    with sleeps of up to 100 ms; waiting on a lock of this process instead hands the
+    database over the moment the last writer commits.
+    """
+    return _sqlite_writer if db.session.get_bind().dialect.name == "sqlite" else nullcontext()

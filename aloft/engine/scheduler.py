@@ -122,7 +122,7 @@ def batches(claims: list[Claim], size: int) -> Iterator[list[Claim]]:
 
 
 #: Checks per job: enough to amortise a job's overhead, few enough to spread over workers.
-BATCH_SIZE = 50
+BATCH_SIZE = 200
 
 
 class Scheduler:

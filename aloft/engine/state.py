@@ -16,20 +16,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from sqlalchemy import bindparam, insert, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from aloft.checks import CheckResult
-from aloft.models import CheckResult as CheckResultRow
+from aloft.engine.statements import CAUSE_LENGTH, among, insert_results, update_monitor_states
 from aloft.models import Incident, Monitor, new_id
 
-CAUSE_LENGTH = CheckResultRow.__table__.c.cause.type.length
 MONITORS = Monitor.__table__
 INCIDENTS = Incident.__table__
-RESULTS = CheckResultRow.__table__
 
 
 @dataclass(frozen=True)
@@ -130,39 +127,11 @@ def lock_monitors(session: Session, monitor_ids: Iterable[str]) -> dict[str, Mon
     if not ids:
         return {}
     columns = [MONITORS.c[name] for name in MonitorState.__dataclass_fields__ if name != "changed"]
-    rows = session.execute(select(*columns).where(MONITORS.c.id.in_(ids)).order_by(MONITORS.c.id).with_for_update())
+    # FOR NO KEY UPDATE on PostgreSQL: the lock an UPDATE takes, which leaves the rows
+    # free for the foreign-key checks of the results inserted for them.
+    locked = select(*columns).where(among(session, MONITORS.c.id, ids)).order_by(MONITORS.c.id)
+    rows = session.execute(locked.with_for_update(key_share=True))
     return {row.id: MonitorState(*row) for row in rows}
-
-
-def insert_results(
-    session: Session, rows: Sequence[tuple[str, datetime, CheckResult]]
-) -> dict[tuple[str, datetime], int]:
-    """Store results once per (monitor, slot); returns the ids of the rows actually inserted.
-
-    A slot stored before (a replayed job) is skipped by the unique index, not raised on.
-    One statement, compiled once per process, takes every row ("insertmanyvalues").
-    """
-    if not rows:
-        return {}
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = (
-        dialect.insert(RESULTS)
-        .on_conflict_do_nothing(index_elements=["monitor_id", "checked_at"])
-        .returning(RESULTS.c.id, RESULTS.c.monitor_id, RESULTS.c.checked_at)
-    )
-    inserted = session.execute(statement, [_result_row(*row) for row in rows])
-    return {(monitor_id, checked_at): row_id for row_id, monitor_id, checked_at in inserted}
-
-
-def _result_row(monitor_id: str, checked_at: datetime, result: CheckResult) -> dict[str, Any]:
-    return {
-        "monitor_id": monitor_id,
-        "checked_at": checked_at,
-        "ok": result.ok,
-        "latency_ms": result.latency_ms,
-        "cause": (result.cause or None) and result.cause[:CAUSE_LENGTH],
-        "details": result.details or None,
-    }
 
 
 def record(session: Session, monitor_id: str, slot_ms: int, result: CheckResult) -> Recorded:
@@ -219,7 +188,9 @@ def _open_incidents(session: Session, monitor_ids: Iterable[str]) -> dict[str, I
     if not ids:
         return {}
     columns = (INCIDENTS.c.id, INCIDENTS.c.org_id, INCIDENTS.c.monitor_id, INCIDENTS.c.cause, INCIDENTS.c.started_at)
-    rows = session.execute(select(*columns).where(INCIDENTS.c.monitor_id.in_(ids), INCIDENTS.c.status == "open"))
+    rows = session.execute(
+        select(*columns).where(among(session, INCIDENTS.c.monitor_id, ids), INCIDENTS.c.status == "open")
+    )
     return {row.monitor_id: IncidentRow(*row) for row in rows}
 
 
@@ -273,18 +244,14 @@ def _failed(
 
 def _write(session: Session, batch: Batch) -> None:
     """Write the monitors' new states and the incidents the batch opened or resolved."""
-    changed = [
-        {
-            "b_id": monitor.id,
-            "b_status": monitor.status,
-            "b_failures": monitor.consecutive_failures,
-            "b_checked": monitor.last_checked_at,
-        }
-        for monitor in batch.monitors.values()
-        if monitor.changed
-    ]
-    if changed:
-        session.execute(_MONITOR_UPDATE, changed)
+    update_monitor_states(
+        session,
+        [
+            (monitor.id, monitor.status, monitor.consecutive_failures, monitor.last_checked_at)
+            for monitor in batch.monitors.values()
+            if monitor.changed
+        ],
+    )
     opened = [incident for incident in batch.touched.values() if incident.new]
     if opened:
         session.execute(
@@ -310,15 +277,6 @@ def _write(session: Session, batch: Batch) -> None:
         )
 
 
-_MONITOR_UPDATE = (
-    update(MONITORS)
-    .where(MONITORS.c.id == bindparam("b_id"))
-    .values(
-        status=bindparam("b_status"),
-        consecutive_failures=bindparam("b_failures"),
-        last_checked_at=bindparam("b_checked"),
-    )
-)
 _INCIDENT_RESOLVE = (
     update(INCIDENTS)
     .where(INCIDENTS.c.id == bindparam("b_id"), INCIDENTS.c.status == "open")
