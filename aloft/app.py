@@ -14,6 +14,7 @@ from aloft.api.blueprint import SPEC_OPTIONS
 from aloft.config import Settings
 from aloft.extensions import api, db, migrate
 from aloft.migrations import MIGRATIONS_DIR
+from aloft.notify.channel_types import enabled_channel_types
 from aloft.plugins import load_plugins
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -66,9 +67,14 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
 
 
 def register_plugins(app: Flask) -> None:
-    """Load the plugins ALOFT_PLUGINS_DISABLED leaves on, and let them add ``aloft`` subcommands."""
-    plugins = load_plugins(app.extensions["aloft.settings"].plugins_disabled)
+    """Load the plugins ALOFT_PLUGINS_DISABLED leaves on, and let them add ``aloft`` subcommands.
+
+    The channel types ALOFT_CHANNELS enables are ``app.extensions["aloft.channel_types"]``.
+    """
+    settings = app.extensions["aloft.settings"]
+    plugins = load_plugins(settings.plugins_disabled)
     app.extensions["aloft.plugins"] = plugins
+    app.extensions["aloft.channel_types"] = enabled_channel_types(plugins.channel_types, settings)
     # On app.cli, where FlaskGroup looks for an app's commands once the app is loaded.
     plugins.hook.register_commands(cli=app.cli)
 
@@ -102,10 +108,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from aloft.api import docs, health, keys, monitors, status
+    from aloft.api import channels, docs, health, keys, monitors, status
 
     api.register_blueprint(health.blp, url_prefix="/api/v1")
-    for resource in (monitors, status, keys):
+    for resource in (monitors, channels, status, keys):
         api.register_blueprint(resource.blp)
     app.extensions["aloft.plugins"].hook.register_blueprints(app=app)
     app.register_blueprint(docs.bp)

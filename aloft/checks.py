@@ -1,4 +1,4 @@
-"""The contract plugin authors implement: check types, channel types and what they are handed.
+"""The contract check plugins implement: check types and what they are handed (channels: :mod:`aloft.channels`).
 
 Plugins see these classes and the plain values passed to them, never database objects.
 """
@@ -93,35 +93,6 @@ class CheckType:
     def run(self, monitor: CheckTarget) -> CheckResult:
         """Check ``monitor`` once; report failures in the result rather than raising."""
         raise NotImplementedError(f"{type(self).__name__} does not implement run()")
-
-
-class DeliveryError(Exception):
-    """A notification could not be delivered.
-
-    ``permanent`` means retrying cannot help (e.g. the webhook answered 404).
-    """
-
-    def __init__(self, message: str, permanent: bool = False) -> None:
-        super().__init__(message)
-        self.message = message
-        self.permanent = permanent
-
-
-class ChannelType:
-    """A kind of notification channel: subclass it, set ``name``, implement :meth:`send`.
-
-    ``config_schema`` validates the channel's configuration; the fields named in
-    ``secret_fields`` are masked in API output.
-    """
-
-    name: ClassVar[str]
-    description: ClassVar[str] = ""
-    config_schema: ClassVar[type[marshmallow.Schema] | None] = None
-    secret_fields: ClassVar[tuple[str, ...]] = ()
-
-    def send(self, channel: Any, event: Any) -> None:
-        """Deliver ``event`` through ``channel``; raise :class:`DeliveryError` on failure."""
-        raise NotImplementedError(f"{type(self).__name__} does not implement send()")
 
 
 @lru_cache(maxsize=4096)

@@ -334,6 +334,7 @@ def worker_command(burst: bool, queue: str | None) -> None:
 
     from aloft.engine.executors import QUEUE_NAME
     from aloft.engine.jobs import start_runner, stop_runner
+    from aloft.notify.dispatch import close_sender
     from aloft.redis_connection import connect
 
     config = settings()
@@ -354,6 +355,7 @@ def worker_command(burst: bool, queue: str | None) -> None:
         worker.work(burst=burst, with_scheduler=False, logging_level=config.log_level.upper())
     finally:
         stop_runner()  # record what is still running before exiting
+        close_sender(current_app._get_current_object())  # type: ignore[attr-defined]
 
 
 def _stop_on_signals(stop: threading.Event) -> None:

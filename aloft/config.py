@@ -66,6 +66,21 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "or `public-only` (any non-global address refused).",
     ),
     "ALOFT_PLUGINS_DISABLED": ("empty", "Comma list of plugin names not to load."),
+    "ALOFT_CHANNELS": (
+        "all installed",
+        "Comma list of the notification channel types people may use (e.g. `slack,email`); "
+        "the rest cannot be chosen for a channel.",
+    ),
+    "ALOFT_DELIVERY_ATTEMPTS": (
+        "`8`",
+        "Attempts at sending a notification before it is marked failed (a permanent error stops at once).",
+    ),
+    "ALOFT_DELIVERY_RETRY_SECONDS": (
+        "`30`",
+        "Wait before the first retry; each later one waits twice as long, at most an hour "
+        "(with the defaults, 8 attempts span 63 minutes).",
+    ),
+    "ALOFT_DELIVERY_TIMEOUT": ("`10`", "Seconds one attempt at sending a notification may take."),
     "ALOFT_CHECK_CONCURRENCY": (
         "`64`",
         "Checks each worker (or, embedded, the scheduler) runs at once, on threads of a child process "
@@ -93,6 +108,13 @@ class Settings:
     target_policy: str = "private-ok"
     plugins_disabled: frozenset[str] = field(default_factory=frozenset)
     check_concurrency: int = 64
+    #: Enabled channel types; None: every installed one.
+    channels: frozenset[str] | None = None
+    delivery_attempts: int = 8
+    delivery_retry_seconds: int = 30
+    delivery_timeout: int = 10
+    #: Every ``ALOFT_*`` variable, for channel types' own server settings (``ALOFT_SMTP_HOST``...).
+    environment: Mapping[str, str] = field(default_factory=dict, hash=False, repr=False)
 
     @property
     def embedded(self) -> bool:
@@ -149,10 +171,13 @@ class Settings:
             admin_email=get("ALOFT_ADMIN_EMAIL") or "admin@localhost",
             rate_limit=_integer(env, "ALOFT_RATE_LIMIT", 600, 1, 1_000_000),
             target_policy=_choice(env, "ALOFT_TARGET_POLICY", "private-ok", TARGET_POLICIES),
-            plugins_disabled=frozenset(
-                name.strip() for name in (get("ALOFT_PLUGINS_DISABLED") or "").split(",") if name.strip()
-            ),
+            plugins_disabled=_names(get("ALOFT_PLUGINS_DISABLED")) or frozenset(),
             check_concurrency=_integer(env, "ALOFT_CHECK_CONCURRENCY", 64, 1, 1024),
+            channels=_names(get("ALOFT_CHANNELS")),
+            delivery_attempts=_integer(env, "ALOFT_DELIVERY_ATTEMPTS", 8, 1, 100),
+            delivery_retry_seconds=_integer(env, "ALOFT_DELIVERY_RETRY_SECONDS", 30, 1, 86400),
+            delivery_timeout=_integer(env, "ALOFT_DELIVERY_TIMEOUT", 10, 1, 120),
+            environment={name: value for name, value in env.items() if name.startswith("ALOFT_")},
         )
 
     def with_secret_key(self) -> Settings:
@@ -181,6 +206,12 @@ class Settings:
         if len(key) < 16:
             raise ConfigError(f"ALOFT_SECRET_KEY: the stored key in {path} is too short; delete the file to regenerate")
         return replace(self, secret_key=key)
+
+
+def _names(value: str | None) -> frozenset[str] | None:
+    """A comma list as a set of names; None when the variable is unset or empty."""
+    names = frozenset(name.strip() for name in (value or "").split(",") if name.strip())
+    return names or None
 
 
 def _database_url(value: str | None, data_dir: Path) -> str:

@@ -18,7 +18,8 @@ from typing import Any
 import pluggy
 
 from aloft import hookspecs
-from aloft.checks import ChannelType, CheckType
+from aloft.channels import ChannelType
+from aloft.checks import CheckType
 from aloft.config import ConfigError
 
 ENTRY_POINT_GROUP = "aloft"

@@ -10,11 +10,15 @@ Tests that need Redis or PostgreSQL skip when those do not answer, except when
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import socket
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -318,3 +322,112 @@ def trusted_ca(ca: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     targets.tls_context.cache_clear()
     yield ca
     targets.tls_context.cache_clear()
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """A request a :class:`Receiver` got."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    at: float
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
+class Receiver:
+    """A local HTTP server standing in for a webhook (Slack, PagerDuty...): it records every request
+    and answers as it is told, in order, then ``200``.
+
+    ``answer(status, body, headers)`` queues an answer; ``hang()`` queues one that holds the
+    request until :meth:`release` (or the receiver closes); ``wait_for(n)`` waits for ``n``
+    requests. ``url`` is its base URL.
+    """
+
+    def __init__(self) -> None:
+        self.requests: list[ReceivedRequest] = []
+        self._answers: list[tuple[int, bytes, dict[str, str]] | None] = []
+        self._changed = threading.Condition()
+        self._released = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                received = ReceivedRequest(
+                    self.command,
+                    self.path,
+                    {name.lower(): value for name, value in self.headers.items()},
+                    self.rfile.read(length),
+                    time.time(),
+                )
+                answer = receiver._next(received)
+                if answer is None:
+                    receiver._released.wait(60)
+                    answer = (200, b"ok", {})
+                status, body, headers = answer
+                self.send_response(status)
+                for name, value in {"Content-Length": str(len(body)), **headers}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_GET = do_POST = do_PUT = _handle
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def answer(self, status: int, body: str = "", headers: dict[str, str] | None = None, *, times: int = 1) -> None:
+        self._answers.extend([(status, body.encode(), headers or {})] * times)
+
+    def hang(self, *, times: int = 1) -> None:
+        self._answers.extend([None] * times)
+
+    def release(self) -> None:
+        self._released.set()
+
+    def _next(self, received: ReceivedRequest) -> tuple[int, bytes, dict[str, str]] | None:
+        with self._changed:
+            self.requests.append(received)
+            self._changed.notify_all()
+            return self._answers.pop(0) if self._answers else (200, b"ok", {})
+
+    def wait_for(self, count: int, timeout: float = 15) -> list[ReceivedRequest]:
+        """The first ``count`` requests, once they have come; fails the test if they do not in ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self.requests) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    pytest.fail(f"{self.url} got {len(self.requests)} requests, not {count}, in {timeout} s")
+                self._changed.wait(left)
+            return list(self.requests[:count])
+
+    def close(self) -> None:
+        self._released.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A local TCP port nothing listens on: connecting to it is refused."""
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A :class:`Receiver`: a local webhook that records requests and answers as told."""
+    server = Receiver()
+    yield server
+    server.close()

@@ -10,6 +10,8 @@ from aloft.extensions import db
 from aloft.models import Channel, Organization
 
 SITE = {"name": "My site", "type": "http", "url": "https://example.com"}
+#: A Slack channel whose webhook nothing answers (a closed port on this machine).
+SLACK = {"name": "ops", "type": "slack", "config": {"webhookUrl": "http://127.0.0.1:9/hooks/ops"}}
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -23,7 +25,7 @@ def create_monitor(client: FlaskClient, headers: dict[str, str], **fields: Any) 
 
 
 def add_channel(organization: Organization, name: str = "ops") -> Channel:
-    channel = Channel(org_id=organization.id, name=name, type="slack", config={})
+    channel = Channel(org_id=organization.id, name=name, type="slack", config=dict(SLACK["config"]))
     db.session.add(channel)
     db.session.commit()
     return channel

@@ -1,16 +1,16 @@
 """Tenant isolation, generated from the URL map: another org's ids answer 404 everywhere."""
 
 import pytest
-from api_support import add_channel, bearer, create_monitor
+from api_support import SITE, SLACK, add_channel, bearer, create_monitor
 
 from aloft.extensions import db
 from aloft.testing import issue_key
 
-#: What each kind of id in a URL names, and how to make one that belongs to another org.
+#: Valid bodies, by resource: a foreign id must be a 404 even when the request is otherwise fine.
 BODIES = {
-    "POST": {"name": "x", "type": "http", "url": "https://example.com"},
-    "PUT": {"name": "x", "type": "http", "url": "https://example.com"},
-    "PATCH": {"name": "renamed"},
+    "monitors": {"PUT": SITE, "PATCH": {"name": "renamed"}},
+    "channels": {"PUT": SLACK, "PATCH": {"name": "renamed"}},
+    "keys": {},
 }
 
 
@@ -41,14 +41,16 @@ def test_every_route_with_an_id_answers_404_for_another_orgs_object(app, client,
         path = rule.rule
         for argument in rule.arguments:
             path = path.replace(f"<{argument}>", foreign_ids[argument])
-        response = client.open(path, method=method, json=BODIES.get(method), headers=auth_headers)
+        body = BODIES[rule.rule.split("/")[3]].get(method)
+        response = client.open(path, method=method, json=body, headers=auth_headers)
         assert response.status_code == 404, (method, rule.rule, response.json)
-        body = response.get_data(as_text=True)
+        text = response.get_data(as_text=True)
         assert list(response.json) == ["error"]
-        assert "other org" not in body and "Globex" not in body
+        assert "other org" not in text and "Globex" not in text
         checked.append((method, rule.rule))
     assert ("GET", "/api/v1/monitors/<monitor_id>") in checked
     assert ("DELETE", "/api/v1/keys/<key_id>") in checked
+    assert ("POST", "/api/v1/channels/<channel_id>/test") in checked
     db.session.expire_all()
     assert client.get(f"/api/v1/monitors/{foreign_ids['monitor_id']}", headers=auth_headers).status_code == 404
 

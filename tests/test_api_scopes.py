@@ -1,7 +1,7 @@
 """The scope matrix: scope × method × endpoint."""
 
 import pytest
-from api_support import SITE, bearer, create_monitor
+from api_support import SITE, SLACK, bearer, create_monitor
 
 from aloft.keys import SCOPES
 from aloft.testing import issue_key
@@ -18,6 +18,14 @@ ENDPOINTS = [
     ("GET", "/api/v1/keys", "api-keys:read", None),
     ("POST", "/api/v1/keys", "api-keys:write", {"name": "x", "scopes": []}),
     ("DELETE", "/api/v1/keys/{key}", "api-keys:write", None),
+    ("GET", "/api/v1/channels", "alerts:read", None),
+    ("POST", "/api/v1/channels", "alerts:write", SLACK),
+    ("GET", "/api/v1/channels/{channel}", "alerts:read", None),
+    ("PATCH", "/api/v1/channels/{channel}", "alerts:write", {"name": "x"}),
+    ("PUT", "/api/v1/channels/{channel}", "alerts:write", SLACK),
+    ("DELETE", "/api/v1/channels/{channel}", "alerts:write", None),
+    ("POST", "/api/v1/channels/{channel}/test", "alerts:write", None),
+    ("GET", "/api/v1/channels/{channel}/deliveries", "alerts:read", None),
 ]
 
 
@@ -27,9 +35,10 @@ def test_a_key_reaches_an_endpoint_only_with_its_scope(
     app, client, org, auth_headers, scope, method, template, needed, body
 ):
     monitor = create_monitor(client, auth_headers)
+    channel = client.post("/api/v1/channels", json=SLACK, headers=auth_headers).json["channel"]
     target_key, _ = issue_key(app, org, "target")
     _, token = issue_key(app, org, f"only {scope}", scopes=[scope])
-    path = template.format(monitor=monitor["id"], key=target_key.id)
+    path = template.format(monitor=monitor["id"], key=target_key.id, channel=channel["id"])
     response = client.open(path, method=method, json=body, headers=bearer(token))
     if scope == needed:
         assert response.status_code < 400, response.json
@@ -40,7 +49,7 @@ def test_a_key_reaches_an_endpoint_only_with_its_scope(
 
 def test_the_matrix_covers_every_authenticated_route(app):
     covered = {
-        (method, template.replace("{monitor}", "<monitor_id>").replace("{key}", "<key_id>"))
+        (method, template.format(monitor="<monitor_id>", key="<key_id>", channel="<channel_id>"))
         for method, template, _, _ in ENDPOINTS
     }
     routes = {

@@ -17,7 +17,8 @@ import pytest
 
 from aloft import hookimpl, hookspecs
 from aloft.app import create_app
-from aloft.checks import ChannelType, CheckResult, CheckTarget, CheckType
+from aloft.channels import ChannelType
+from aloft.checks import CheckResult, CheckTarget, CheckType
 from aloft.cli import cli
 from aloft.config import ConfigError
 from aloft.plugins import PluginError, load_plugins
@@ -112,7 +113,7 @@ def test_entry_points_bring_in_the_installed_aloft_http():
 def test_a_plugin_passed_in_extra_adds_its_type_under_its_dotted_class_name():
     plugins = load_plugins(extra=[PingPlugin(), PagerPlugin()])
     assert plugins.check_types["ping"] is PingCheck
-    assert plugins.channel_types == {"pager": PagerChannel}
+    assert plugins.channel_types["pager"] is PagerChannel
     described = {entry["name"]: entry for entry in plugins.describe()}
     assert described["test_plugins.PingPlugin"] == {
         "name": "test_plugins.PingPlugin",

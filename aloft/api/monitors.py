@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from sqlalchemy import and_, case, delete, func, or_, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import selectinload
 
 from aloft.api.auth import current_org_id
 from aloft.api.blueprint import Blueprint
 from aloft.api.errors import ApiError
 from aloft.api.fields import OkSchema, StrictBoolean, StrictInteger, Timestamp
+from aloft.api.paging import PageArgs, after, page
 from aloft.extensions import db
 from aloft.models import Channel, CheckResult, Incident, Monitor, utcnow
 from aloft.pings import expect_pings, ping_url
@@ -32,7 +30,6 @@ blp = Blueprint(
 
 MONITOR_NOT_FOUND = "Monitor not found"
 RECENT_INCIDENTS = 5
-MAX_PAGE = 1000
 #: Output-only fields: accepted and ignored on input, so GET → edit → PUT works.
 READ_ONLY_FIELDS = frozenset({"id", "status", "createdAt", "updatedAt", "lastCheckedAt", "pingUrl"})
 INTERVAL_RANGE = (10, 86400)
@@ -175,14 +172,6 @@ class MonitorListSchema(ma.Schema):
     )
 
 
-class PageArgs(ma.Schema):
-    class Meta:
-        unknown = ma.RAISE
-
-    limit = ma.fields.Integer(validate=ma.validate.Range(1, MAX_PAGE), metadata={"description": "Page size."})
-    cursor = ma.fields.String(metadata={"description": "`nextCursor` of the previous page."})
-
-
 class StatsSchema(ma.Schema):
     uptime24h = ma.fields.Float(allow_none=True, required=True, metadata={"description": "Percent; null: no data."})
     checks24h = ma.fields.Integer(required=True)
@@ -211,7 +200,7 @@ class MonitorDetailSchema(MonitorEnvelope):
 class Monitors(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, MonitorListSchema)
-    def get(self, page: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the organization's monitors, oldest first; page with `limit` and `cursor`."""
         query = (
             select(Monitor)
@@ -219,17 +208,14 @@ class Monitors(MethodView):
             .options(selectinload(Monitor.channels).load_only(Channel.id))
             .order_by(Monitor.created_at, Monitor.id)
         )
-        if "cursor" in page:
-            created_at, monitor_id = decode_cursor(page["cursor"])
-            query = query.where(
-                or_(Monitor.created_at > created_at, and_(Monitor.created_at == created_at, Monitor.id > monitor_id))
-            )
-        if "limit" not in page:
+        if "cursor" in args:
+            query = after(query, Monitor.created_at, Monitor.id, args["cursor"])
+        if "limit" not in args:
             return {"monitors": db.session.scalars(query).all()}
-        monitors = db.session.scalars(query.limit(page["limit"] + 1)).all()
-        more = len(monitors) > page["limit"]
-        monitors = monitors[: page["limit"]]
-        return {"monitors": monitors, "next_cursor": encode_cursor(monitors[-1]) if more else None}
+        monitors, next_cursor = page(
+            db.session.scalars(query.limit(args["limit"] + 1)).all(), args["limit"], lambda m: (m.created_at, m.id)
+        )
+        return {"monitors": monitors, "next_cursor": next_cursor}
 
     @blp.arguments(MonitorInputSchema)
     @blp.response(201, MonitorEnvelope)
@@ -388,17 +374,3 @@ def monitor_stats(monitor: Monitor) -> dict[str, Any]:
         "lastCheckedAt": monitor.last_checked_at,
         "lastCause": last_cause,
     }
-
-
-def encode_cursor(monitor: Monitor) -> str:
-    raw = json.dumps([monitor.created_at.isoformat(), monitor.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, monitor_id = json.loads(raw)
-        return datetime.fromisoformat(created_at), str(monitor_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise ma.ValidationError({"cursor": ["Invalid cursor; pass nextCursor from the previous page."]}) from None

@@ -13,6 +13,7 @@ from flask import Flask
 from aloft.engine.jobs import run_checks
 from aloft.engine.runner import Runner
 from aloft.engine.scheduler import Claim
+from aloft.notify.dispatch import close_sender, send_deliveries, sender
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,8 @@ JOB_TTL_SECONDS = 600
 
 class Executor(Protocol):
     def submit(self, batches: list[list[Claim]]) -> None: ...
+
+    def send(self, delivery_ids: list[str]) -> None: ...
 
     def close(self) -> None: ...
 
@@ -35,11 +38,15 @@ class EmbeddedExecutor:
     """
 
     def __init__(self, app: Flask, *, concurrency: int | None = None) -> None:
+        self.app = app
         self.runner = Runner(app, concurrency=concurrency).start()
 
     def submit(self, batches: list[list[Claim]]) -> None:
         for batch in batches:
             self.runner.submit([(claim.monitor_id, claim.slot_ms) for claim in batch])
+
+    def send(self, delivery_ids: list[str]) -> None:
+        sender(self.app).submit(delivery_ids)
 
     @property
     def backlog(self) -> int:
@@ -48,6 +55,7 @@ class EmbeddedExecutor:
 
     def close(self) -> None:
         self.runner.close()
+        close_sender(self.app)
 
 
 class RQExecutor:
@@ -77,6 +85,11 @@ class RQExecutor:
             for batch in batches
         ]
         self.queue.enqueue_many(jobs)
+
+    def send(self, delivery_ids: list[str]) -> None:
+        """One job hands the deliveries to whichever worker takes it; a delivery sent twice is sent once."""
+        if delivery_ids:
+            self.queue.enqueue(send_deliveries, delivery_ids, ttl=JOB_TTL_SECONDS, result_ttl=0, failure_ttl=86400)
 
     def close(self) -> None:
         self.queue.connection.close()

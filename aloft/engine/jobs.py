@@ -18,7 +18,6 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING
@@ -26,12 +25,15 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import select
 
+from aloft.channels import Notification
 from aloft.checks import CheckResult, CheckTarget
 from aloft.engine.check_process import run_check
 from aloft.engine.state import Transition, record_many
-from aloft.engine.statements import among
+from aloft.engine.statements import among, one_writer
 from aloft.extensions import db
 from aloft.models import Monitor
+from aloft.notify.dispatch import sender
+from aloft.notify.outbox import SWEEP_AFTER, incident_notification, write_deliveries
 
 if TYPE_CHECKING:
     from aloft.engine.runner import Runner
@@ -52,6 +54,8 @@ class BatchReport:
     skipped: int = 0
     opened: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
+    #: Deliveries (outbox rows) written for the incidents opened and resolved.
+    deliveries: list[str] = field(default_factory=list)
 
 
 @cache
@@ -130,6 +134,7 @@ def _run_batch(app: Flask, claims: list[tuple[str, int]]) -> BatchReport:
         # A worker runs job after job in one app context: leave its session usable.
         db.session.rollback()
         raise
+    sender(app).submit(report.deliveries)
     notify_observers(app, outcomes, transitions)
     return report
 
@@ -186,7 +191,7 @@ def record_outcomes(outcomes: Sequence[Outcome]) -> tuple[BatchReport, list[Tran
     checked = [(monitor_target.id, slot, result) for monitor_target, slot, result in outcomes if result is not None]
     report.skipped = len(outcomes) - len(checked)
     transitions: list[Transition] = []
-    with _writer_lock():
+    with one_writer(db.session):
         for recorded in record_many(db.session, checked):
             if not recorded.stored:
                 report.skipped += 1
@@ -196,18 +201,25 @@ def record_outcomes(outcomes: Sequence[Outcome]) -> tuple[BatchReport, list[Tran
             if transition is not None:
                 transitions.append(transition)
                 (report.opened if transition.kind == "opened" else report.resolved).append(transition.incident.id)
+        report.deliveries = write_deliveries(
+            db.session,
+            [_notification(transition) for transition in transitions],
+            org_ids={transition.incident.monitor_id: transition.incident.org_id for transition in transitions},
+            swept_after=SWEEP_AFTER,
+        )
         db.session.commit()
     return report, transitions
 
 
-_sqlite_writer = threading.Lock()
-
-
-def _writer_lock() -> AbstractContextManager[object]:
-    """On SQLite, writers of one process take turns.
-
-    SQLite has one writer at a time, and a writer that finds the database locked polls
-    with sleeps of up to 100 ms; waiting on a lock of this process instead hands the
-    database over the moment the last writer commits.
-    """
-    return _sqlite_writer if db.session.get_bind().dialect.name == "sqlite" else nullcontext()
+def _notification(transition: Transition) -> Notification:
+    incident = transition.incident
+    return incident_notification(
+        transition.kind,
+        at=incident.resolved_at if transition.kind == "resolved" and incident.resolved_at else incident.started_at,
+        monitor=(incident.monitor_id, incident.monitor_name, transition.monitor_type, transition.monitor_target),
+        base_url=current_app.extensions["aloft.settings"].base_url,
+        incident_id=incident.id,
+        cause=incident.cause,
+        started_at=incident.started_at,
+        resolved_at=incident.resolved_at,
+    )

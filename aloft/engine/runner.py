@@ -25,11 +25,14 @@ from aloft.checks import CheckResult, CheckTarget
 from aloft.engine.check_process import CheckProcess, Key, Outcome
 from aloft.engine.jobs import load_targets, notify_observers, record_outcomes
 from aloft.extensions import db
+from aloft.notify.dispatch import sender
 
 log = logging.getLogger(__name__)
 
 #: Most outcomes written in one transaction.
 MAX_GROUP = 1000
+#: How long the recorder lets finished checks gather before writing them.
+GATHER_SECONDS = 0.05
 #: How long a failed write is retried (the database restarting, say) before its outcomes are dropped.
 RETRY_SECONDS = 30
 #: A check still unreported this long past its timeout is given up on (a plugin that never returns).
@@ -133,6 +136,10 @@ class Runner:
                     return None
                 self._changed.wait(timeout=1.0)
                 self._give_up_on_stuck_checks()
+            # Gather a moment: a few transactions a second rather than one per finished check.
+            gather_until = time.monotonic() + GATHER_SECONDS
+            while len(self._finished) < MAX_GROUP and (left := gather_until - time.monotonic()) > 0:
+                self._changed.wait(timeout=left)
             group, self._finished = self._finished[:MAX_GROUP], self._finished[MAX_GROUP:]
             return [(key, self._in_hand[key][0], result) for key, result in group if key in self._in_hand]
 
@@ -171,6 +178,7 @@ class Runner:
                 self.recorded += report.recorded
             self._changed.notify_all()
         if report is not None:
+            sender(self.app).submit(report.deliveries)
             notify_observers(self.app, outcomes, transitions)
 
     def close(self, timeout: float = 75) -> None:

@@ -29,7 +29,9 @@ from sqlalchemy import BigInteger, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from aloft.engine.statements import one_writer
 from aloft.models import SCHEDULE_ID, Monitor, Schedule
+from aloft.notify.sending import due_deliveries
 
 if TYPE_CHECKING:
     from aloft.engine.executors import Executor
@@ -72,6 +74,11 @@ def claim_stretch(session: Session, until_ms: int) -> tuple[int, int] | None:
     None when the mark is already there, or another scheduler moved it first (it owns that
     stretch; the next call claims from where it stopped).
     """
+    with one_writer(session):
+        return _claim_stretch(session, until_ms)
+
+
+def _claim_stretch(session: Session, until_ms: int) -> tuple[int, int] | None:
     since = session.scalar(select(Schedule.handed_out_until_ms).where(Schedule.id == SCHEDULE_ID))
     if since is None:
         # The installation's first claim; a scheduler that loses the race to make the row waits a tick.
@@ -125,18 +132,28 @@ def batches(claims: list[Claim], size: int) -> Iterator[list[Claim]]:
 BATCH_SIZE = 200
 
 
+#: Seconds between two sweeps for deliveries that are due (retries, and those nobody sent).
+SWEEP_SECONDS = 1.0
+
+
 class Scheduler:
-    """Every tick: claim the time since the last tick and hand its checks to an executor in batches."""
+    """Every tick: claim the time since the last tick and hand its checks to an executor in batches.
+
+    Every :data:`SWEEP_SECONDS` it also hands the executor the notifications that are due
+    and that nobody is sending (:func:`aloft.notify.sending.due_deliveries`).
+    """
 
     def __init__(self, session_factory: Callable[[], Session], executor: Executor, *, tick: float = 0.5) -> None:
         self.session_factory = session_factory
         self.executor = executor
         self.tick = tick
+        self._swept_at = 0.0
 
     def run_once(self) -> int:
         """One tick; returns the number of checks handed out."""
         session = self.session_factory()
         try:
+            self.sweep(session)
             stretch = claim_stretch(session, now_ms())
             if stretch is None:
                 return 0
@@ -145,6 +162,16 @@ class Scheduler:
             return len(claims)
         finally:
             session.close()
+
+    def sweep(self, session: Session, *, force: bool = False) -> int:
+        """Hand out due deliveries (at most every SWEEP_SECONDS unless ``force``); returns how many."""
+        if not force and time.monotonic() - self._swept_at < SWEEP_SECONDS:
+            return 0
+        self._swept_at = time.monotonic()
+        due = due_deliveries(session)
+        if due:
+            self.executor.send(due)
+        return len(due)
 
     def run(self, stop: threading.Event) -> None:
         log.info("scheduler started")

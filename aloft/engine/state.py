@@ -48,10 +48,13 @@ class IncidentEvent:
 
 @dataclass(frozen=True)
 class Transition:
-    """An incident opened or resolved by a check."""
+    """An incident opened or resolved by a check, with what notifications say of the monitor."""
 
     kind: Literal["opened", "resolved"]
     incident: IncidentEvent
+    monitor_type: str
+    #: What the monitor watches (its URL or address); None for passive types.
+    monitor_target: str | None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class MonitorState:
     status: str
     consecutive_failures: int
     last_checked_at: datetime | None
+    type: str
+    url: str | None
     changed: bool = False
 
 
@@ -217,7 +222,7 @@ def _succeeded(batch: Batch, monitor: MonitorState, checked_at: datetime) -> Tra
     incident.status = "resolved"
     incident.resolved_at = max(checked_at, incident.started_at)
     batch.touched[incident.id] = incident
-    return Transition("resolved", incident.event(monitor.name))
+    return Transition("resolved", incident.event(monitor.name), monitor.type, monitor.url)
 
 
 def _failed(
@@ -239,7 +244,7 @@ def _failed(
         new=True,
     )
     batch.open_incidents[monitor.id] = batch.touched[incident.id] = incident
-    return Transition("opened", incident.event(monitor.name))
+    return Transition("opened", incident.event(monitor.name), monitor.type, monitor.url)
 
 
 def _write(session: Session, batch: Batch) -> None:

@@ -12,7 +12,9 @@ SQLite, in-process, takes the plain forms.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +34,20 @@ CAUSE_LENGTH = RESULTS.c.cause.type.length
 
 def on_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+_sqlite_writer = threading.Lock()
+
+
+def one_writer(session: Session) -> AbstractContextManager[object]:
+    """On SQLite, the engine's writers in this process take turns (the recorder, the scheduler's claims).
+
+    SQLite has one writer at a time, and a writer that finds the database locked polls
+    with sleeps of up to 100 ms: a scheduler claiming its next stretch beside a busy
+    recorder stalled for seconds. Waiting on a lock of this process instead hands the
+    database over the moment the last writer commits.
+    """
+    return nullcontext() if on_postgresql(session) else _sqlite_writer
 
 
 def among(session: Session, column: Any, values: Iterable[str]) -> ColumnElement[bool]:

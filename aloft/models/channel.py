@@ -30,6 +30,9 @@ class Channel(IdMixin, TimestampMixin, Base):
 
 
 class Delivery(IdMixin, TimestampMixin, Base):
+    """One notification for one channel: written with the state change that calls for it (an outbox row),
+    then sent, retried with backoff, and marked ``sent`` or ``failed``."""
+
     __tablename__ = "deliveries"
     __table_args__ = (
         CheckConstraint(one_of("status", DELIVERY_STATUSES), name="status"),
@@ -40,11 +43,18 @@ class Delivery(IdMixin, TimestampMixin, Base):
 
     channel_id: Mapped[str] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
     incident_id: Mapped[str | None] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    monitor_id: Mapped[str | None] = mapped_column(ForeignKey("monitors.id", ondelete="SET NULL"))
+    #: ``opened``, ``resolved``, ``acknowledged`` or ``test``.
     event: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(1000))
+    #: When the sweeper sends it (again) if nobody has by then.
     next_attempt_at: Mapped[datetime | None]
+    #: A sender holds it until then; another may take it over afterwards (the first one died).
+    claimed_until: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
+    #: The notification as it was when the delivery was written (``Notification.as_json``).
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     channel: Mapped[Channel] = relationship()

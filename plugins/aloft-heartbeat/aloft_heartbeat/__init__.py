@@ -13,14 +13,13 @@ from marshmallow import RAISE, Schema, fields, validate
 
 import aloft
 from aloft.checks import CheckResult, CheckTarget, CheckType
-from aloft.times import isoformat_z
+from aloft.times import human_duration, isoformat_z
 from aloft_heartbeat import ingest
 
 __version__ = "0.1.0"
 
 GRACE_RANGE = (0, 86400)
 FAILURE_REPORTED = "Job reported failure"
-UNITS = (("d", 86400), ("h", 3600), ("m", 60), ("s", 1))
 
 
 class HeartbeatSettings(Schema):
@@ -57,21 +56,8 @@ class HeartbeatCheck(CheckType):
         silent_since = monitor.last_ping_at or monitor.pings_expected_since or now
         silence = now - silent_since
         if silence > timedelta(seconds=monitor.interval_seconds + grace_seconds):
-            return CheckResult(False, cause=f"No ping for {duration(silence)}", details=details)
+            return CheckResult(False, cause=f"No ping for {human_duration(silence)}", details=details)
         return CheckResult(True, details=details)
-
-
-def duration(delta: timedelta) -> str:
-    """``45s``, ``6m 10s``, ``2h 0m``, ``3d 4h``: the largest unit and the next, whole units only."""
-    remaining = max(int(delta.total_seconds()), 0)
-    parts = []
-    for unit, seconds in UNITS:
-        if parts or remaining >= seconds or unit == "s":
-            parts.append(f"{remaining // seconds}{unit}")
-            remaining %= seconds
-        if len(parts) == 2:
-            break
-    return " ".join(parts)
 
 
 @aloft.hookimpl

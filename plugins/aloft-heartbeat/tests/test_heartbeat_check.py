@@ -2,8 +2,7 @@
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from aloft_heartbeat import HeartbeatCheck, duration
+from aloft_heartbeat import HeartbeatCheck
 from heartbeat_support import ping_path
 from sqlalchemy import update
 
@@ -77,11 +76,3 @@ def test_the_engine_hands_the_check_the_newest_outcome(client, heartbeat):
     assert checked.last_ping_kind == "success"
     assert datetime.now(UTC) - checked.last_ping_at < timedelta(seconds=10)
     assert checked.pings_expected_since <= checked.last_ping_at
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(0, "0s"), (45, "45s"), (370, "6m 10s"), (7200, "2h 0m"), (7265, "2h 1m"), (3 * 86400 + 4 * 3600, "3d 4h")],
-)
-def test_durations_read_as_their_two_largest_units(seconds, text):
-    assert duration(timedelta(seconds=seconds, milliseconds=400)) == text

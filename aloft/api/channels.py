@@ -1,0 +1,345 @@
+"""``/api/v1/channels``: notification channels, a test message, and each channel's delivery log.
+
+A channel's ``config`` is validated by its type (``slack``: ``webhookUrl``; ``email``: ``to``;
+``pagerduty``: ``routingKey``...). Secret fields (a webhook URL, a routing key) are masked in
+every answer; sending a masked value back (GET → edit → PUT) keeps the stored secret.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask import current_app
+from flask.views import MethodView
+from sqlalchemy import delete, select
+
+from aloft.api.auth import current_org_id
+from aloft.api.blueprint import Blueprint
+from aloft.api.errors import ApiError
+from aloft.api.fields import OkSchema, Timestamp
+from aloft.api.paging import PageArgs, after, page
+from aloft.channels import ChannelType, Notification
+from aloft.extensions import db
+from aloft.models import Channel, Delivery, utcnow
+from aloft.notify.channel_types import settings_problem
+from aloft.notify.sending import Claim, lease, send_claimed
+
+blp = Blueprint(
+    "channels",
+    __name__,
+    url_prefix="/api/v1/channels",
+    scope_family="alerts",
+    description="Notification channels of the caller's organization. Needs `alerts:read` / `alerts:write`.",
+)
+
+CHANNEL_NOT_FOUND = "Channel not found"
+READ_ONLY_FIELDS = frozenset({"id", "createdAt", "updatedAt", "problem"})
+#: Marks a masked secret; a value containing it is never a real secret.
+ELLIPSIS = "…"
+
+
+def channel_types() -> dict[str, type[ChannelType]]:
+    return current_app.extensions["aloft.channel_types"]
+
+
+class ChannelInputSchema(ma.Schema):
+    """What a client sends to create or replace a channel."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    type = ma.fields.String(required=True, metadata={"description": "An enabled channel type, e.g. `slack`."})
+    config = ma.fields.Dict(
+        keys=ma.fields.String(),
+        load_default=dict,
+        metadata={"description": "Type-specific settings, validated by the channel type's schema."},
+    )
+
+    @ma.pre_load
+    def ignore_read_only_fields(self, data: Any, **kwargs: Any) -> Any:
+        if isinstance(data, dict):
+            return {key: value for key, value in data.items() if key not in READ_ONLY_FIELDS}
+        return data
+
+    @ma.validates_schema(skip_on_field_errors=True)
+    def validate_against_channel_type(self, data: dict[str, Any], partial: Any = None, **kwargs: Any) -> None:
+        if partial:
+            return
+        types = channel_types()
+        channel_type = types.get(data["type"])
+        if channel_type is None:
+            enabled = ", ".join(types) or "none"
+            raise ma.ValidationError(
+                {"type": [f"Channel type {data['type']!r} is not enabled on this server. Enabled types: {enabled}."]}
+            )
+        if (problem := settings_problem(channel_type, current_app.extensions["aloft.settings"])) is not None:
+            raise ma.ValidationError({"type": [problem]})
+        if any(isinstance(value, str) and ELLIPSIS in value for value in data["config"].values()):
+            return  # a masked secret sent back: checked once the stored value is put back (apply_input)
+        try:
+            data["config"] = channel_type.load_config(data["config"])
+        except ma.ValidationError as error:
+            raise ma.ValidationError({"config": error.normalized_messages()}) from None
+
+
+class ChannelPatchSchema(ChannelInputSchema):
+    """Any subset of the input fields; the merged channel is validated as a whole."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(partial=True, **kwargs)
+
+
+class ChannelSchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    type = ma.fields.String(required=True)
+    config = ma.fields.Method("dump_config", required=True, metadata={"type": "object"})
+    created_at = Timestamp(data_key="createdAt", required=True)
+    updated_at = Timestamp(data_key="updatedAt", required=True)
+    problem = ma.fields.String(
+        attribute="disabled_reason",
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Why a delivery failed for good (a revoked webhook...); null while the channel works. "
+            "Cleared by a successful delivery or an edit."
+        },
+    )
+
+    def dump_config(self, channel: Channel) -> dict[str, Any]:
+        return masked_config(channel.type, channel.config or {})
+
+
+class ChannelEnvelope(ma.Schema):
+    channel = ma.fields.Nested(ChannelSchema, required=True)
+
+
+class ChannelListSchema(ma.Schema):
+    channels = ma.fields.List(ma.fields.Nested(ChannelSchema), required=True)
+    next_cursor = ma.fields.String(
+        data_key="nextCursor", allow_none=True, metadata={"description": "Present when `limit` was given."}
+    )
+
+
+class DeliverySchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    event = ma.fields.String(required=True, metadata={"enum": ["opened", "resolved", "acknowledged", "test"]})
+    incident_id = ma.fields.String(data_key="incidentId", allow_none=True, required=True)
+    monitor_id = ma.fields.String(data_key="monitorId", allow_none=True, required=True)
+    status = ma.fields.String(required=True, metadata={"enum": ["pending", "sent", "failed"]})
+    attempts = ma.fields.Integer(required=True)
+    last_error = ma.fields.String(data_key="lastError", allow_none=True, required=True)
+    created_at = Timestamp(data_key="createdAt", required=True)
+    next_attempt_at = ma.fields.Method(
+        "dump_next_attempt",
+        data_key="nextAttemptAt",
+        allow_none=True,
+        required=True,
+        metadata={"type": "string", "description": "When it is retried (pending only)."},
+    )
+    sent_at = Timestamp(data_key="sentAt", allow_none=True, required=True)
+
+    def dump_next_attempt(self, delivery: Delivery) -> str | None:
+        if delivery.status != "pending" or delivery.next_attempt_at is None:
+            return None
+        return Timestamp()._serialize(delivery.next_attempt_at, None, None)
+
+
+class DeliveryListSchema(ma.Schema):
+    deliveries = ma.fields.List(ma.fields.Nested(DeliverySchema), required=True)
+    next_cursor = ma.fields.String(data_key="nextCursor", allow_none=True)
+
+
+class DeliveryEnvelope(ma.Schema):
+    delivery = ma.fields.Nested(DeliverySchema, required=True)
+
+
+@blp.route("")
+class Channels(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, ChannelListSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """List the organization's channels, oldest first; page with `limit` and `cursor`."""
+        query = select(Channel).where(Channel.org_id == current_org_id()).order_by(Channel.created_at, Channel.id)
+        if "cursor" in args:
+            query = after(query, Channel.created_at, Channel.id, args["cursor"])
+        if "limit" not in args:
+            return {"channels": db.session.scalars(query).all()}
+        channels, next_cursor = page(
+            db.session.scalars(query.limit(args["limit"] + 1)).all(), args["limit"], lambda c: (c.created_at, c.id)
+        )
+        return {"channels": channels, "next_cursor": next_cursor}
+
+    @blp.arguments(ChannelInputSchema)
+    @blp.response(201, ChannelEnvelope)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Create a channel. A type that is not enabled, or cannot send from this server, is refused."""
+        channel = Channel(org_id=current_org_id())
+        apply_input(channel, data)
+        db.session.add(channel)
+        db.session.commit()
+        return {"channel": channel}
+
+
+@blp.route("/<channel_id>")
+class ChannelById(MethodView):
+    @blp.response(200, ChannelEnvelope)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, channel_id: str) -> dict[str, Any]:
+        """One channel; its secrets masked."""
+        return {"channel": find_channel(channel_id)}
+
+    @blp.arguments(ChannelInputSchema)
+    @blp.response(200, ChannelEnvelope)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def put(self, data: dict[str, Any], channel_id: str) -> dict[str, Any]:
+        """Replace a channel: send the complete input. A masked secret sent back keeps the stored one."""
+        channel = find_channel(channel_id)
+        apply_input(channel, data)
+        db.session.commit()
+        return {"channel": channel}
+
+    @blp.arguments(ChannelPatchSchema)
+    @blp.response(200, ChannelEnvelope)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def patch(self, changes: dict[str, Any], channel_id: str) -> dict[str, Any]:
+        """Merge changes onto a channel and re-validate it; `config` merges key by key unless `type` changes."""
+        channel = find_channel(channel_id)
+        merged: dict[str, Any] = {"name": channel.name, "type": channel.type, "config": dict(channel.config or {})}
+        new_config = changes.pop("config", None)
+        if changes.get("type", channel.type) != channel.type:
+            merged["config"] = new_config or {}
+        elif new_config is not None:
+            merged["config"] = {**merged["config"], **new_config}
+        merged.update(changes)
+        schema = ChannelInputSchema()
+        apply_input(channel, schema.load(merged))
+        db.session.commit()
+        return {"channel": channel}
+
+    @blp.response(200, OkSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def delete(self, channel_id: str) -> dict[str, bool]:
+        """Delete a channel; monitors that used it no longer do, and its delivery log goes too."""
+        channel = find_channel(channel_id)
+        db.session.execute(delete(Channel).where(Channel.id == channel.id))
+        db.session.commit()
+        return {"ok": True}
+
+
+@blp.route("/<channel_id>/test")
+class ChannelTest(MethodView):
+    @blp.response(200, DeliveryEnvelope)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def post(self, channel_id: str) -> dict[str, Any]:
+        """Send a test message now and report how it went (`delivery.status` is `sent` or `failed`).
+
+        The attempt is in the channel's delivery log; a failed test is not retried.
+        """
+        channel = find_channel(channel_id)
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        settings = app.extensions["aloft.settings"]
+        now = utcnow()
+        notification = Notification(
+            kind="test",
+            at=now,
+            monitor_id="",
+            monitor_name=channel.name,
+            monitor_type=channel.type,
+            monitor_target=None,
+            link=settings.base_url,
+            channel_name=channel.name,
+        )
+        claimed_until = now + lease(settings)
+        delivery = Delivery(
+            channel_id=channel.id,
+            event="test",
+            status="pending",
+            attempts=1,
+            next_attempt_at=None,
+            claimed_until=claimed_until,
+            payload=notification.as_json(),
+        )
+        db.session.add(delivery)
+        db.session.commit()
+        send_claimed(app, Claim(delivery.id, 1, claimed_until), retries=False)
+        db.session.expire_all()
+        return {"delivery": db.session.get(Delivery, delivery.id)}
+
+
+@blp.route("/<channel_id>/deliveries")
+class ChannelDeliveries(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, DeliveryListSchema)
+    @blp.alt_response(404, response="NOT_FOUND")
+    def get(self, args: dict[str, Any], channel_id: str) -> dict[str, Any]:
+        """The channel's delivery log, newest first: each notification, its attempts and how it went.
+
+        Pages of `limit` (default 100); pass `nextCursor` as `cursor` for the next page.
+        """
+        channel = find_channel(channel_id)
+        query = (
+            select(Delivery)
+            .where(Delivery.channel_id == channel.id)
+            .order_by(Delivery.created_at.desc(), Delivery.id.desc())
+        )
+        if "cursor" in args:
+            query = after(query, Delivery.created_at, Delivery.id, args["cursor"], newest_first=True)
+        limit = args.get("limit", 100)
+        deliveries, next_cursor = page(
+            db.session.scalars(query.limit(limit + 1)).all(), limit, lambda d: (d.created_at, d.id)
+        )
+        return {"deliveries": deliveries, "next_cursor": next_cursor}
+
+
+def find_channel(channel_id: str) -> Channel:
+    channel = db.session.scalar(select(Channel).where(Channel.id == channel_id, Channel.org_id == current_org_id()))
+    if channel is None:
+        raise ApiError(404, CHANNEL_NOT_FOUND)
+    return channel
+
+
+def apply_input(channel: Channel, data: dict[str, Any]) -> None:
+    """Write validated input onto ``channel``, putting back secrets the client sent masked."""
+    channel_type = channel_types()[data["type"]]
+    config = dict(data["config"])
+    if any(isinstance(value, str) and ELLIPSIS in value for value in config.values()):
+        stored = channel.config or {} if channel.type == data["type"] else {}
+        for field in channel_type.secret_fields:
+            if field in config and field in stored and config[field] == mask(stored[field]):
+                config[field] = stored[field]
+            elif isinstance(config.get(field), str) and ELLIPSIS in config[field]:
+                raise ma.ValidationError(
+                    {
+                        "config": {
+                            field: [f"This is a masked value ({ELLIPSIS}) of no stored secret: send the whole value."]
+                        }
+                    }
+                )
+        try:
+            config = channel_type.load_config(config)
+        except ma.ValidationError as error:
+            raise ma.ValidationError({"config": error.normalized_messages()}) from None
+    channel.name = data["name"]
+    channel.type = data["type"]
+    channel.config = config
+    channel.disabled_reason = None  # an edit is a fresh start: the next delivery says whether it works
+    channel.updated_at = utcnow()
+
+
+def masked_config(type_name: str, config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` with its type's secret fields masked; every string, for a type no longer installed."""
+    channel_type = current_app.extensions["aloft.plugins"].channel_types.get(type_name)
+    secret = channel_type.secret_fields if channel_type is not None else tuple(config)
+    return {key: mask(value) if key in secret and isinstance(value, str) else value for key, value in config.items()}
+
+
+def mask(secret: str) -> str:
+    """Enough of a secret to recognise it, never enough to use it: ``https://hooks.slack.com/…a1b2``."""
+    tail = secret[-4:] if len(secret) >= 16 else ""
+    if "://" in secret:
+        scheme, _, rest = secret.partition("://")
+        return f"{scheme}://{rest.split('/', 1)[0]}/{ELLIPSIS}{tail}"
+    return f"{ELLIPSIS}{tail}"

@@ -1,0 +1,176 @@
+"""Sending one delivery: claim it, hand it to its channel type, record how it went.
+
+A delivery is claimed before it is sent (``claimed_until``, a lease longer than any send
+may take), so two senders never send it at once: the one that loses the claim does
+nothing. A sender that dies mid-send leaves its claim to expire; the sweeper then hands
+the delivery to another, which sends it again (at least once, never lost).
+
+Outcomes: sent; a permanent error (the channel type says retrying cannot help) marks it
+failed and flags the channel; any other error schedules a retry with exponential backoff
+(at least the ``Retry-After`` a 429 asked for) until ``ALOFT_DELIVERY_ATTEMPTS`` is spent.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import Flask
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from aloft.channels import ChannelTarget, DeliveryError, Notification
+from aloft.config import Settings
+from aloft.engine.statements import one_writer
+from aloft.extensions import db
+from aloft.models import Channel, Delivery, utcnow
+from aloft.notify.channel_types import channel_type_instance
+
+log = logging.getLogger(__name__)
+
+#: The longest wait between two attempts.
+MAX_RETRY_DELAY = timedelta(hours=1)
+ERROR_LENGTH = Delivery.__table__.c.last_error.type.length
+
+
+def retry_delay(attempt: int, first_delay_seconds: float) -> timedelta:
+    """The wait after failed attempt number ``attempt`` (1, 2, ...): doubling from the first delay, capped."""
+    return min(timedelta(seconds=first_delay_seconds * 2 ** (attempt - 1)), MAX_RETRY_DELAY)
+
+
+def lease(settings: Settings) -> timedelta:
+    """How long a claim holds: well beyond one attempt's timeout, so a live sender is never overtaken."""
+    return timedelta(seconds=3 * settings.delivery_timeout + 10)
+
+
+@dataclass(frozen=True)
+class Claim:
+    delivery_id: str
+    attempt: int
+    claimed_until: datetime
+
+
+def claim(session: Session, delivery_id: str, settings: Settings) -> Claim | None:
+    """Take a pending delivery nobody holds (or whose holder's lease ran out); counts an attempt."""
+    now = utcnow()
+    until = now + lease(settings)
+    with one_writer(session):
+        attempt = session.scalar(
+            update(Delivery)
+            .where(
+                Delivery.id == delivery_id,
+                Delivery.status == "pending",
+                or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+            )
+            .values(claimed_until=until, attempts=Delivery.attempts + 1)
+            .returning(Delivery.attempts)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    return None if attempt is None else Claim(delivery_id, attempt, until)
+
+
+def deliver(app: Flask, delivery_id: str, *, retries: bool = True) -> str | None:
+    """Send the delivery if it is ours to send; returns its status afterwards (None: someone else has it).
+
+    ``retries=False`` (a test message) fails at the first error instead of retrying.
+    """
+    settings: Settings = app.extensions["aloft.settings"]
+    taken = claim(db.session, delivery_id, settings)
+    if taken is None:
+        return None
+    return send_claimed(app, taken, retries=retries)
+
+
+def send_claimed(app: Flask, taken: Claim, *, retries: bool = True) -> str:
+    settings: Settings = app.extensions["aloft.settings"]
+    row = db.session.execute(
+        select(Delivery.payload, Channel.id, Channel.name, Channel.type, Channel.config)
+        .join(Channel, Channel.id == Delivery.channel_id)
+        .where(Delivery.id == taken.delivery_id)
+    ).one_or_none()
+    db.session.rollback()  # no transaction held open while the message goes out
+    if row is None:  # the channel was deleted meanwhile, and its deliveries with it
+        return "deleted"
+    payload, channel_id, name, channel_type, config = row
+    failure: DeliveryError | None = None
+    try:
+        instance = channel_type_instance(app, channel_type)
+        instance.send(
+            ChannelTarget(channel_id, name, channel_type, dict(config or {})), Notification.from_json(payload)
+        )
+    except DeliveryError as error:
+        failure = error
+    except Exception as error:  # a plugin's bug: logged, retried like any transient failure
+        log.exception("channel type %r raised while sending delivery %s", channel_type, taken.delivery_id)
+        failure = DeliveryError(f"Internal error in the {channel_type} channel type: {type(error).__name__}")
+    return _record(db.session, taken, channel_id, failure, settings, retries)
+
+
+def _record(
+    session: Session,
+    taken: Claim,
+    channel_id: str,
+    failure: DeliveryError | None,
+    settings: Settings,
+    retries: bool,
+) -> str:
+    now = utcnow()
+    values: dict[str, object] = {"claimed_until": None}
+    flag: str | None = None
+    if failure is None:
+        values |= {"status": "sent", "sent_at": now}
+        status = "sent"
+    else:
+        message = failure.message[:ERROR_LENGTH]
+        values["last_error"] = message
+        if failure.permanent or not retries or taken.attempt >= settings.delivery_attempts:
+            status = "failed"
+            values["status"] = status
+            if failure.permanent:
+                flag = message
+            elif retries:
+                values["last_error"] = f"Gave up after {taken.attempt} attempts: {message}"[:ERROR_LENGTH]
+        else:
+            status = "pending"
+            wait = retry_delay(taken.attempt, settings.delivery_retry_seconds)
+            if failure.retry_after is not None:
+                wait = max(wait, timedelta(seconds=failure.retry_after))
+            values["next_attempt_at"] = now + wait
+        log.warning("delivery %s, attempt %d: %s (%s)", taken.delivery_id, taken.attempt, failure.message, status)
+    with one_writer(session):
+        # Only while the claim is still ours: a sender overtaken after its lease ran out writes nothing.
+        session.execute(
+            update(Delivery)
+            .where(Delivery.id == taken.delivery_id, Delivery.claimed_until == taken.claimed_until)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if failure is None or flag is not None:
+            # A success shows the channel works again; a permanent failure shows it does not.
+            session.execute(
+                update(Channel)
+                .where(Channel.id == channel_id)
+                .values(disabled_reason=flag)
+                .execution_options(synchronize_session=False)
+            )
+        session.commit()
+    return status
+
+
+def due_deliveries(session: Session, limit: int = 500) -> list[str]:
+    """Pending deliveries whose next attempt is due and that nobody holds: what the sweeper sends."""
+    now = utcnow()
+    ids = session.scalars(
+        select(Delivery.id)
+        .where(
+            Delivery.status == "pending",
+            Delivery.next_attempt_at <= now,
+            or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+        )
+        .order_by(Delivery.next_attempt_at)
+        .limit(limit)
+    ).all()
+    session.commit()
+    return list(ids)
