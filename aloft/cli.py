@@ -305,6 +305,7 @@ def scheduler_command(queue: str | None) -> None:
     """Claim due checks and run them: on RQ workers with Redis, in this process without."""
     from aloft.engine.executors import QUEUE_NAME, EmbeddedExecutor, RQExecutor
     from aloft.engine.scheduler import Scheduler
+    from aloft.notify.channel_types import warn_about_unusable_types
 
     require_services(schema=True)
     config = settings()
@@ -317,6 +318,7 @@ def scheduler_command(queue: str | None) -> None:
         mode = f"jobs to RQ queue {queue or QUEUE_NAME!r}"
     types = ", ".join(sorted(app.extensions["aloft.plugins"].check_types)) or "none (install a check plugin)"
     click.echo(f"Scheduler running ({mode}); check types: {types}")
+    warn_about_unusable_types(app)
     stop = threading.Event()
     _stop_on_signals(stop)
     try:
@@ -334,6 +336,7 @@ def worker_command(burst: bool, queue: str | None) -> None:
 
     from aloft.engine.executors import QUEUE_NAME
     from aloft.engine.jobs import start_runner, stop_runner
+    from aloft.notify.channel_types import warn_about_unusable_types
     from aloft.notify.dispatch import close_sender
     from aloft.redis_connection import connect
 
@@ -350,6 +353,7 @@ def worker_command(burst: bool, queue: str | None) -> None:
     # hands out each monitor's next slot on time whatever happened to the last.
     runner = start_runner(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(f"Worker running {runner.concurrency} checks at once (check process {runner.process.pid})")
+    warn_about_unusable_types(current_app._get_current_object())  # type: ignore[attr-defined]
     worker = SimpleWorker([Queue(queue or QUEUE_NAME, connection=connection)], connection=connection)
     try:
         worker.work(burst=burst, with_scheduler=False, logging_level=config.log_level.upper())

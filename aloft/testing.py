@@ -431,3 +431,109 @@ def receiver() -> Iterator[Receiver]:
     server = Receiver()
     yield server
     server.close()
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on a free local port, with a certificate ``ca`` issues for ``name``.
+
+    ``mode`` is ``starttls`` (STARTTLS required) or ``tls`` (implicit TLS). It accepts the
+    login :attr:`USER` / :attr:`PASSWORD`; ``answers`` overrides its reply to ``RCPT`` or
+    ``DATA`` (e.g. ``{"DATA": "451 4.3.0 Try again later"}``). :attr:`environment` holds the
+    ``ALOFT_SMTP_*`` variables that point the ``email`` channel type at it.
+    """
+
+    USER, PASSWORD = "aloft", "s3cret"
+
+    def __init__(self, ca: Any, *, mode: str = "starttls", name: str = "127.0.0.1") -> None:
+        import ssl
+
+        from aiosmtpd.controller import Controller  # a test dependency only
+
+        self.mode = mode
+        self.envelopes: list[Any] = []
+        self.answers: dict[str, str] = {}
+        self.tls_sessions: list[bool] = []
+        self._changed = threading.Condition()
+        server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert(name).configure_cert(server_context)
+        with socket.create_server(("127.0.0.1", 0)) as probe:
+            self.port = probe.getsockname()[1]
+        tls = (
+            {"ssl_context": server_context}
+            if mode == "tls"
+            else {"tls_context": server_context, "require_starttls": True}
+        )
+        self._controller = Controller(
+            self,
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=self._authenticate,
+            # aiosmtpd counts only STARTTLS as TLS; an implicit-TLS session is encrypted all the same.
+            auth_require_tls=mode != "tls",
+            server_hostname="127.0.0.1",
+            **tls,
+        )
+        self._controller.start()
+
+    @property
+    def environment(self) -> dict[str, str]:
+        return {
+            "ALOFT_SMTP_HOST": "127.0.0.1",
+            "ALOFT_SMTP_PORT": str(self.port),
+            "ALOFT_SMTP_TLS": self.mode,
+            "ALOFT_SMTP_USER": self.USER,
+            "ALOFT_SMTP_PASSWORD": self.PASSWORD,
+            "ALOFT_SMTP_FROM": "aloft@example.com",
+        }
+
+    def _authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+        from aiosmtpd.smtp import AuthResult
+
+        # handled=False: aiosmtpd answers a failure with 535 itself.
+        ok = (auth_data.login, auth_data.password) == (self.USER.encode(), self.PASSWORD.encode())
+        return AuthResult(success=ok, handled=False)
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if "RCPT" in self.answers:
+            return self.answers["RCPT"]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if "DATA" in self.answers:
+            return self.answers["DATA"]
+        with self._changed:
+            self.tls_sessions.append(server.transport.get_extra_info("ssl_object") is not None)
+            self.envelopes.append(envelope)
+            self._changed.notify_all()
+        return "250 Message accepted for delivery"
+
+    def messages(self) -> list[Any]:
+        """What arrived, as ``email.message.EmailMessage`` objects."""
+        import email
+        import email.policy
+
+        with self._changed:
+            return [email.message_from_bytes(e.content, policy=email.policy.default) for e in self.envelopes]
+
+    def wait_for(self, count: int, timeout: float = 15) -> list[Any]:
+        """The first ``count`` messages, once they have come; fails the test if they do not in ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while len(self.envelopes) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    pytest.fail(f"the SMTP server got {len(self.envelopes)} messages, not {count}, in {timeout} s")
+                self._changed.wait(left)
+        return self.messages()[:count]
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+
+@pytest.fixture
+def smtp_server(trusted_ca: Any) -> Iterator[SmtpServer]:
+    """An :class:`SmtpServer` (STARTTLS) whose certificate this process trusts."""
+    server = SmtpServer(trusted_ca)
+    yield server
+    server.stop()

@@ -9,6 +9,7 @@ import logging
 from typing import Protocol
 
 from flask import Flask
+from redis.exceptions import RedisError
 
 from aloft.engine.jobs import run_checks
 from aloft.engine.runner import Runner
@@ -87,9 +88,18 @@ class RQExecutor:
         self.queue.enqueue_many(jobs)
 
     def send(self, delivery_ids: list[str]) -> None:
-        """One job hands the deliveries to whichever worker takes it; a delivery sent twice is sent once."""
-        if delivery_ids:
+        """One job hands the deliveries to whichever worker takes it; a delivery sent twice is sent once.
+
+        While Redis is unreachable they stay pending in the database, and the next sweep tries again.
+        """
+        if not delivery_ids:
+            return
+        try:
             self.queue.enqueue(send_deliveries, delivery_ids, ttl=JOB_TTL_SECONDS, result_ttl=0, failure_ttl=86400)
+        except RedisError as error:
+            log.warning(
+                "Redis is unreachable (%s); %d due deliveries wait for the next sweep", error, len(delivery_ids)
+            )
 
     def close(self) -> None:
         self.queue.connection.close()

@@ -1,7 +1,6 @@
 from collections.abc import Iterator
 
 import pytest
-from smtp_support import SmtpServer, start_smtp
 
 
 def pytest_configure(config):
@@ -11,18 +10,19 @@ def pytest_configure(config):
 
 
 @pytest.fixture(params=["starttls", "tls"])
-def smtp(request, trusted_ca) -> Iterator[SmtpServer]:
+def smtp(request, trusted_ca) -> Iterator:
     """A local SMTP server with a certificate the client trusts, in each TLS mode."""
-    controller, server = start_smtp(trusted_ca, mode=request.param)
-    server.mode = request.param
+    from aloft.testing import SmtpServer  # imported late: pytest must rewrite aloft.testing's asserts first
+
+    server = SmtpServer(trusted_ca, mode=request.param)
     yield server
-    controller.stop()
+    server.stop()
 
 
 @pytest.fixture
 def aloft_settings(tmp_path, aloft_database_url):
     """The app's settings carry an SMTP relay (a port nothing listens on; tests that send start their own)."""
-    from aloft.testing import make_settings  # imported late: pytest must rewrite aloft.testing's asserts first
+    from aloft.testing import make_settings
 
     return make_settings(
         tmp_path / "data",

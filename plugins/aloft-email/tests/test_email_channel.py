@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import trustme
 from aloft_email import EmailChannel
-from smtp_support import PASSWORD, USER, start_smtp
 
 from aloft.channels import ChannelTarget, DeliveryError, Notification
+from aloft.testing import SmtpServer
 
 STARTED = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
 RECIPIENTS = ["ops@example.com", "oncall@example.com"]
@@ -37,8 +37,8 @@ def channel_type(port, mode="starttls", **environ):
         "ALOFT_SMTP_PORT": str(port),
         "ALOFT_SMTP_TLS": mode,
         "ALOFT_SMTP_FROM": "aloft@example.com",
-        "ALOFT_SMTP_USER": USER,
-        "ALOFT_SMTP_PASSWORD": PASSWORD,
+        "ALOFT_SMTP_USER": SmtpServer.USER,
+        "ALOFT_SMTP_PASSWORD": SmtpServer.PASSWORD,
         **environ,
     }
     instance = EmailChannel(EmailChannel.load_server_settings(settings))
@@ -52,7 +52,7 @@ def send(smtp_port, event=None, mode="starttls", recipients=RECIPIENTS, **enviro
 
 
 def received(smtp):
-    (envelope,) = smtp.inbox.messages
+    (envelope,) = smtp.envelopes
     return envelope, email.message_from_bytes(envelope.content, policy=email.policy.default)
 
 
@@ -60,7 +60,7 @@ def test_one_message_goes_to_every_recipient_over_verified_tls(smtp):
     send(smtp.port, mode=smtp.mode)
     envelope, message = received(smtp)
     assert envelope.mail_from == "aloft@example.com" and envelope.rcpt_tos == RECIPIENTS
-    assert smtp.inbox.tls_sessions == [True]
+    assert smtp.tls_sessions == [True]
     assert message["Subject"] == "[Aloft] Shop API is down: HTTP 503"
     assert message["To"] == "ops@example.com, oncall@example.com"
     assert message["X-Aloft-Incident"] == "i-1"
@@ -93,35 +93,34 @@ def test_a_monitor_name_comes_out_literally_escaped_in_html_and_on_one_subject_l
 
 @pytest.mark.parametrize("mode", ["starttls", "tls"])
 def test_a_certificate_from_an_untrusted_authority_is_refused_and_nothing_is_sent(trusted_ca, mode):
-    untrusted = trustme.CA()
-    controller, server = start_smtp(untrusted, mode=mode)
+    server = SmtpServer(trustme.CA(), mode=mode)
     try:
         with pytest.raises(DeliveryError) as raised:
             send(server.port, mode=mode)
     finally:
-        controller.stop()
+        server.stop()
     assert raised.value.permanent
     assert raised.value.message == "TLS: certificate signed by an unknown authority"
-    assert server.inbox.messages == []
+    assert server.envelopes == []
 
 
 def test_a_certificate_for_another_name_is_refused(trusted_ca):
-    controller, server = start_smtp(trusted_ca, mode="starttls", trusted_name="mail.example.com")
+    server = SmtpServer(trusted_ca, name="mail.example.com")
     try:
         with pytest.raises(DeliveryError) as raised:
             send(server.port)
     finally:
-        controller.stop()
+        server.stop()
     assert raised.value.permanent and raised.value.message == "TLS: certificate is not valid for 127.0.0.1"
 
 
 def test_without_verification_the_untrusted_certificate_is_accepted(trusted_ca):
-    controller, server = start_smtp(trustme.CA(), mode="starttls")
+    server = SmtpServer(trustme.CA())
     try:
         send(server.port, ALOFT_SMTP_VERIFY="false")
     finally:
-        controller.stop()
-    assert len(server.inbox.messages) == 1
+        server.stop()
+    assert len(server.envelopes) == 1
 
 
 def test_a_refused_login_fails_for_good(smtp):
@@ -131,7 +130,7 @@ def test_a_refused_login_fails_for_good(smtp):
 
 
 def test_a_refused_recipient_fails_for_good(smtp):
-    smtp.inbox.answers["RCPT"] = "550 5.1.1 No such user"
+    smtp.answers["RCPT"] = "550 5.1.1 No such user"
     with pytest.raises(DeliveryError) as raised:
         send(smtp.port, mode=smtp.mode)
     assert raised.value.permanent
@@ -139,7 +138,7 @@ def test_a_refused_recipient_fails_for_good(smtp):
 
 
 def test_a_server_that_asks_to_come_back_later_is_retried(smtp):
-    smtp.inbox.answers["DATA"] = "451 4.3.0 Try again later"
+    smtp.answers["DATA"] = "451 4.3.0 Try again later"
     with pytest.raises(DeliveryError) as raised:
         send(smtp.port, mode=smtp.mode)
     assert not raised.value.permanent and raised.value.message == "The SMTP server answered 451 4.3.0 Try again later"

@@ -1,0 +1,315 @@
+"""Alerts end to end: a real target goes down and comes back; Slack, e-mail and PagerDuty each hear it once.
+
+The peers are real: a local HTTP server records what Slack and PagerDuty would get, an
+aiosmtpd server with a trustme certificate receives the mail. Checks run on the embedded
+executor and on `aloft worker` processes over real Redis, which the last tests also stop
+and restart, and whose worker they kill in the middle of a send.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from api_support import create_monitor
+from engine_support import PATIENCE, Target, Workers, wait_for
+from flask import Flask
+from sqlalchemy import select
+
+from aloft.engine.executors import EmbeddedExecutor, RQExecutor
+from aloft.engine.scheduler import Scheduler
+from aloft.extensions import db
+from aloft.models import CheckResult, Delivery, Incident
+from aloft.testing import Receiver, SmtpServer, make_due, make_settings
+
+PAGERDUTY_KEY = "R0UT1NGKEY0123456789ABCDEFGHIJKL"
+
+
+@pytest.fixture
+def pagerduty() -> Iterator[Receiver]:
+    server = Receiver()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def peer_environment(smtp_server: SmtpServer, pagerduty: Receiver) -> dict[str, str]:
+    """The server settings that point the email and pagerduty channel types at the local peers."""
+    return {
+        **smtp_server.environment,
+        "ALOFT_PAGERDUTY_EVENTS_URL": f"{pagerduty.url}/v2/enqueue",
+        "ALOFT_DELIVERY_TIMEOUT": "1",
+        "ALOFT_DELIVERY_RETRY_SECONDS": "1",
+    }
+
+
+@pytest.fixture
+def aloft_settings(tmp_path, aloft_database_url, peer_environment):
+    return make_settings(tmp_path / "data", aloft_database_url, **peer_environment)
+
+
+@pytest.fixture
+def target() -> Iterator[Target]:
+    server = Target()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def watched(client, auth_headers, target, receiver) -> dict:
+    """A monitor of the target (down after 2 failed checks) with a Slack, an e-mail and a PagerDuty channel."""
+    channels = [
+        {"name": "Slack", "type": "slack", "config": {"webhookUrl": f"{receiver.url}/hooks/ops"}},
+        {"name": "Mail", "type": "email", "config": {"to": ["ops@example.com", "oncall@example.com"]}},
+        {"name": "Pager", "type": "pagerduty", "config": {"routingKey": PAGERDUTY_KEY}},
+    ]
+    ids = [client.post("/api/v1/channels", json=body, headers=auth_headers).json["channel"]["id"] for body in channels]
+    return create_monitor(
+        client,
+        auth_headers,
+        name="Shop API",
+        url=f"http://127.0.0.1:{target.port}/health",
+        intervalSeconds=60,
+        confirmationCount=2,
+        channelIds=ids,
+    )
+
+
+@pytest.fixture
+def workers(app, tmp_path, aloft_database_url, redis_url, queue_name, peer_environment) -> Iterator[Workers]:
+    pool = Workers(tmp_path, aloft_database_url, redis_url, queue_name, **peer_environment)
+    yield pool
+    pool.stop()
+
+
+@pytest.fixture
+def queue_name(redis_url: str) -> Iterator[str]:
+    import secrets
+
+    from rq import Queue
+
+    from aloft.redis_connection import connect
+
+    name = f"aloft-notify-test-{secrets.token_hex(4)}"
+    yield name
+    connection = connect(redis_url)
+    Queue(name, connection=connection).delete(delete_jobs=True)
+    for key in connection.scan_iter(match=f"rq:*{name}*"):
+        connection.delete(key)
+    connection.close()
+
+
+@pytest.fixture(params=["embedded", "rq"])
+def executor(request: pytest.FixtureRequest, app: Flask) -> Iterator[EmbeddedExecutor | RQExecutor]:
+    if request.param == "embedded":
+        embedded = EmbeddedExecutor(app)
+        yield embedded
+        embedded.close()
+        return
+    workers = request.getfixturevalue("workers")
+    workers.start()
+    distributed = RQExecutor(request.getfixturevalue("redis_url"), workers.queue_name)
+    yield distributed
+    distributed.close()
+
+
+def results(monitor_id: str) -> list[CheckResult]:
+    return db.session.scalars(select(CheckResult).where(CheckResult.monitor_id == monitor_id)).all()
+
+
+def test_an_outage_and_its_recovery_reach_slack_email_and_pagerduty_once_each(
+    client, auth_headers, watched, target, executor, receiver, smtp_server, pagerduty
+):
+    scheduler = Scheduler(lambda: db.session, executor)
+
+    def check(expected_results: int) -> None:
+        make_due(watched["id"])
+        assert scheduler.run_once() == 1
+        wait_for(f"{expected_results} results", lambda: len(results(watched["id"])) == expected_results)
+
+    check(1)
+    target.mode = "fail"
+    check(2)
+    assert receiver.requests == [] and smtp_server.envelopes == [], "one failure is not an outage yet"
+    check(3)
+
+    (slack_down,) = receiver.wait_for(1)
+    (mail_down,) = smtp_server.wait_for(1)
+    (trigger,) = pagerduty.wait_for(1)
+    assert slack_down.json["text"] == "Shop API is down: HTTP 503"
+    assert mail_down["Subject"] == "[Aloft] Shop API is down: HTTP 503"
+    assert smtp_server.envelopes[0].rcpt_tos == ["ops@example.com", "oncall@example.com"]
+    assert trigger.json["event_action"] == "trigger"
+    assert trigger.json["payload"]["summary"] == "Shop API is down: HTTP 503"
+
+    target.mode = "ok"
+    check(4)
+    slack_up = receiver.wait_for(2)[1]
+    mail_up = smtp_server.wait_for(2)[1]
+    resolve = pagerduty.wait_for(2)[1]
+    assert slack_up.json["text"].startswith("Shop API is up again after ")
+    assert mail_up["Subject"].startswith("[Aloft] Shop API is up again after ")
+    assert resolve.json == {
+        "routing_key": PAGERDUTY_KEY,
+        "dedup_key": trigger.json["dedup_key"],
+        "event_action": "resolve",
+    }
+    (incident,) = db.session.scalars(select(Incident)).all()
+    assert trigger.json["dedup_key"] == f"aloft-{incident.id}"
+
+    time.sleep(1.5)  # nothing more may arrive: one message per event and channel
+    assert (len(receiver.requests), len(smtp_server.envelopes), len(pagerduty.requests)) == (2, 2, 2)
+    db.session.expire_all()
+    deliveries = db.session.scalars(select(Delivery)).all()
+    assert (
+        sorted((d.event, d.status, d.attempts) for d in deliveries)
+        == [("opened", "sent", 1)] * 3 + [("resolved", "sent", 1)] * 3
+    )
+
+
+class OwnRedis:
+    """A Redis server of this test's own, on a free port, that can be stopped and started again."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        with socket.create_server(("127.0.0.1", 0)) as probe:
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.directory,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+
+@pytest.fixture
+def own_redis(tmp_path, redis_url) -> Iterator[OwnRedis]:
+    """Needs the redis-server program (CI installs it; the machine's Redis must answer too)."""
+    import shutil
+
+    if shutil.which("redis-server") is None:
+        pytest.fail("redis-server is not installed (apt-get install redis-server)", pytrace=False)
+    server = OwnRedis(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def sweep_until(scheduler: Scheduler, condition, timeout: float = PATIENCE, workers: Workers | None = None):
+    """Run the scheduler's delivery sweep, as its ticks do, until ``condition`` holds."""
+
+    def swept():
+        scheduler.sweep(db.session, force=True)
+        return condition()
+
+    return wait_for("the sweep to deliver", swept, timeout=timeout, workers=workers)
+
+
+def test_a_retry_due_while_redis_is_down_is_sent_once_redis_is_back(
+    app, client, auth_headers, tmp_path, aloft_database_url, peer_environment, own_redis, target, receiver
+):
+    workers = Workers(tmp_path, aloft_database_url, own_redis.url, "aloft-checks", **peer_environment)
+    try:
+        workers.start()
+        executor = RQExecutor(own_redis.url)
+        scheduler = Scheduler(lambda: db.session, executor)
+        channel = client.post(
+            "/api/v1/channels",
+            json={"name": "Slack", "type": "slack", "config": {"webhookUrl": f"{receiver.url}/hooks/ops"}},
+            headers=auth_headers,
+        ).json["channel"]
+        monitor = create_monitor(
+            client,
+            auth_headers,
+            url=f"http://127.0.0.1:{target.port}/",
+            confirmationCount=1,
+            channelIds=[channel["id"]],
+        )
+        target.mode = "fail"
+        receiver.answer(500, "slack is having a bad day")
+        make_due(monitor["id"])
+        assert scheduler.run_once() == 1
+        receiver.wait_for(1, timeout=PATIENCE)  # the first attempt, from the worker that saw the outage
+
+        own_redis.stop()
+        (delivery,) = wait_for("the failed first attempt", lambda: db.session.scalars(select(Delivery)).all())
+        wait_for("the first attempt's outcome", lambda: db.session.get(Delivery, delivery.id).last_error is not None)
+        time.sleep(1.5)  # ALOFT_DELIVERY_RETRY_SECONDS=1: the retry is due
+        assert scheduler.sweep(db.session, force=True) == 1, "handed out, but Redis is down: it stays pending"
+        db.session.expire_all()
+        assert db.session.get(Delivery, delivery.id).status == "pending"
+
+        own_redis.start()
+        sweep_until(scheduler, lambda: db.session.get(Delivery, delivery.id).status == "sent", workers=workers)
+        for _ in range(5):  # more sweeps send nothing more
+            scheduler.sweep(db.session, force=True)
+            time.sleep(0.3)
+        assert [request.json["text"] for request in receiver.requests] == ["My site is down: HTTP 503"] * 2
+        assert db.session.get(Delivery, delivery.id).attempts == 2
+        executor.close()
+    finally:
+        workers.stop()
+
+
+def test_a_worker_killed_mid_send_leaves_the_delivery_to_be_sent_on_retry(
+    app, client, auth_headers, workers, redis_url, target, receiver
+):
+    executor = RQExecutor(redis_url, workers.queue_name)
+    scheduler = Scheduler(lambda: db.session, executor)
+    channel = client.post(
+        "/api/v1/channels",
+        json={"name": "Slack", "type": "slack", "config": {"webhookUrl": f"{receiver.url}/hooks/ops"}},
+        headers=auth_headers,
+    ).json["channel"]
+    monitor = create_monitor(
+        client, auth_headers, url=f"http://127.0.0.1:{target.port}/", confirmationCount=1, channelIds=[channel["id"]]
+    )
+    first = workers.start()
+    target.mode = "fail"
+    receiver.hang()  # the first send gets no answer: the worker is mid-send
+    make_due(monitor["id"])
+    assert scheduler.run_once() == 1
+    receiver.wait_for(1, timeout=PATIENCE)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    workers.start()
+
+    (delivery,) = db.session.scalars(select(Delivery)).all()
+    assert (delivery.status, delivery.attempts) == ("pending", 1)
+    assert delivery.claimed_until is not None, "still held by the dead worker until its lease runs out"
+    lease_left = (delivery.claimed_until - delivery.created_at) + timedelta(seconds=20)
+    sweep_until(
+        scheduler,
+        lambda: db.session.get(Delivery, delivery.id).status == "sent",
+        timeout=lease_left.total_seconds() + PATIENCE,
+        workers=workers,
+    )
+    db.session.expire_all()
+    assert db.session.get(Delivery, delivery.id).attempts == 2
+    assert len(receiver.requests) == 2, "the hung attempt, then the retry that got through"
+    executor.close()
