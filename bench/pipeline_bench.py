@@ -386,7 +386,7 @@ def profile(name: str, pid: int, args: argparse.Namespace) -> subprocess.Popen[b
         str(args.duration),
         "--rate",
         "25",
-        *(["--gil"] if os.environ.get("SPY_GIL", "1") == "1" else ["--idle"]),
+        "--idle" if args.py_spy_idle else "--gil",
     ]
     return subprocess.Popen(
         [*command, "--format", "raw", "--output", str(output), "--nonblocking"],

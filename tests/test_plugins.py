@@ -17,7 +17,7 @@ import pytest
 
 from aloft import hookimpl, hookspecs
 from aloft.app import create_app
-from aloft.channels import ChannelType
+from aloft.channels import ChannelTarget, ChannelType, Notification
 from aloft.checks import CheckResult, CheckTarget, CheckType
 from aloft.cli import cli
 from aloft.config import ConfigError
@@ -265,7 +265,7 @@ def test_every_hook_is_documented_with_its_arguments(name):
     assert f"\n### {name}({parameters})\n" in DOCS.read_text(), f"docs/plugins.md has no heading for {name}"
 
 
-@pytest.mark.parametrize("contract", [CheckTarget, CheckResult])
+@pytest.mark.parametrize("contract", [CheckTarget, CheckResult, ChannelTarget, Notification])
 def test_every_field_of_the_contract_is_documented(contract):
     section = DOCS.read_text().split(f"### {contract.__name__}\n", 1)[1].split("\n### ", 1)[0]
     for field in dataclasses.fields(contract):
