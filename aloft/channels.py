@@ -48,6 +48,8 @@ class Notification:
     resolved_at: datetime | None = None
     #: For ``acknowledged``: the name of the API key that acknowledged.
     acknowledged_by: str | None = None
+    #: For ``resolved`` by hand: the name of the API key that resolved it (the monitor may still be down).
+    resolved_by: str | None = None
     channel_name: str | None = None
 
     @property
@@ -63,6 +65,8 @@ class Notification:
         name = self.monitor_name
         if self.kind == "opened":
             return f"{name} is down: {self.cause}"
+        if self.kind == "resolved" and self.resolved_by:
+            return f"{name}: incident resolved by {self.resolved_by}"
         if self.kind == "resolved":
             return f"{name} is up again after {human_duration(self.downtime or timedelta(0))}"
         if self.kind == "acknowledged":
@@ -82,7 +86,9 @@ class Notification:
             facts.append(("Cause" if self.kind != "resolved" else "Was", self.cause))
         if self.started_at is not None:
             facts.append(("Down since", _when(self.started_at)))
-        if self.kind == "resolved" and self.resolved_at is not None:
+        if self.kind == "resolved" and self.resolved_by:
+            facts.append(("Resolved", f"{_when(self.resolved_at or self.at)} by {self.resolved_by}"))
+        elif self.kind == "resolved" and self.resolved_at is not None:
             facts.append(("Up again", _when(self.resolved_at)))
             facts.append(("Down for", human_duration(self.downtime or timedelta(0))))
         if self.kind == "acknowledged":
@@ -105,6 +111,7 @@ class Notification:
             "startedAt": isoformat_z(self.started_at),
             "resolvedAt": isoformat_z(self.resolved_at),
             "acknowledgedBy": self.acknowledged_by,
+            "resolvedBy": self.resolved_by,
             "channelName": self.channel_name,
         }
 
@@ -123,6 +130,7 @@ class Notification:
             started_at=_parse(data.get("startedAt")),
             resolved_at=_parse(data.get("resolvedAt")),
             acknowledged_by=data.get("acknowledgedBy"),
+            resolved_by=data.get("resolvedBy"),
             channel_name=data.get("channelName"),
         )
 

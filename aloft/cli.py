@@ -321,10 +321,32 @@ def scheduler_command(queue: str | None) -> None:
     warn_about_unusable_types(app)
     stop = threading.Event()
     _stop_on_signals(stop)
+    pruning = threading.Thread(target=_prune_forever, args=(app, config, stop), name="aloft-pruner", daemon=True)
+    pruning.start()
     try:
         Scheduler(lambda: db.session, executor).run(stop)
     finally:
         executor.close()
+
+
+def _prune_forever(app: Flask, config: Settings, stop: threading.Event) -> None:
+    from aloft.stats.pruning import Pruner
+
+    with app.app_context():
+        Pruner(lambda: db.session, config).run(stop)
+
+
+@cli.command("prune")
+@needs_database
+def prune_command() -> None:
+    """Delete results and rollups past their retention now (the scheduler does it hourly)."""
+    from aloft.stats.pruning import cutoffs, prune
+
+    config = settings()
+    for kind, cutoff in cutoffs(config, utcnow()).items():
+        click.echo(f"{kind}: older than {isoformat_z(cutoff)}")
+    pruned = prune(db.session, config, progress=lambda so_far: click.echo(f"  … {so_far}", err=True))
+    click.echo(f"Pruned {pruned}.")
 
 
 @cli.command("worker")

@@ -81,6 +81,10 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "(with the defaults, 8 attempts span 63 minutes).",
     ),
     "ALOFT_DELIVERY_TIMEOUT": ("`10`", "Seconds one attempt at sending a notification may take."),
+    "ALOFT_KEEP_RESULTS_DAYS": ("`7`", "Days raw check results are kept (`GET …/results`); stats come from rollups."),
+    "ALOFT_KEEP_MINUTE_ROLLUPS_DAYS": ("`2`", "Days per-minute rollups are kept."),
+    "ALOFT_KEEP_HOURLY_ROLLUPS_DAYS": ("`90`", "Days hourly rollups are kept."),
+    "ALOFT_KEEP_DAILY_ROLLUPS_DAYS": ("`730`", "Days daily rollups are kept (`GET …/uptime?days=` reaches this far)."),
     "ALOFT_CHECK_CONCURRENCY": (
         "`64`",
         "Checks each worker (or, embedded, the scheduler) runs at once, on threads of a child process "
@@ -113,6 +117,10 @@ class Settings:
     delivery_attempts: int = 8
     delivery_retry_seconds: int = 30
     delivery_timeout: int = 10
+    keep_results_days: int = 7
+    keep_minute_rollups_days: int = 2
+    keep_hourly_rollups_days: int = 90
+    keep_daily_rollups_days: int = 730
     #: Every ``ALOFT_*`` variable, for channel types' own server settings (``ALOFT_SMTP_HOST``...).
     environment: Mapping[str, str] = field(default_factory=dict, hash=False, repr=False)
 
@@ -177,6 +185,10 @@ class Settings:
             delivery_attempts=_integer(env, "ALOFT_DELIVERY_ATTEMPTS", 8, 1, 100),
             delivery_retry_seconds=_integer(env, "ALOFT_DELIVERY_RETRY_SECONDS", 30, 1, 86400),
             delivery_timeout=_integer(env, "ALOFT_DELIVERY_TIMEOUT", 10, 1, 120),
+            keep_results_days=_integer(env, "ALOFT_KEEP_RESULTS_DAYS", 7, 1, 3650),
+            keep_minute_rollups_days=_integer(env, "ALOFT_KEEP_MINUTE_ROLLUPS_DAYS", 2, 1, 3650),
+            keep_hourly_rollups_days=_integer(env, "ALOFT_KEEP_HOURLY_ROLLUPS_DAYS", 90, 1, 3650),
+            keep_daily_rollups_days=_integer(env, "ALOFT_KEEP_DAILY_ROLLUPS_DAYS", 730, 1, 36500),
             environment={name: value for name, value in env.items() if name.startswith("ALOFT_")},
         )
 

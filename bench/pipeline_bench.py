@@ -459,7 +459,8 @@ def lags(
     ):
         slot = checked_at.timestamp()
         slots[index_of[monitor_id]].append(slot)
-        if start <= slot < end:
+        # Whole milliseconds, as due_slots() counts them: a slot on the window's edge counts the same in both.
+        if int(start * 1000) <= round(slot * 1000) < int(end * 1000):
             due_in_window += 1
     for values in slots.values():
         values.sort()

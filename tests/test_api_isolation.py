@@ -2,14 +2,21 @@
 
 import pytest
 from api_support import SITE, SLACK, add_channel, bearer, create_monitor
+from sqlalchemy import select
 
+from aloft.checks import CheckResult
+from aloft.engine.state import record_many
 from aloft.extensions import db
+from aloft.models import Incident
 from aloft.testing import issue_key
+
+SLOT = 1_800_000_000_000
 
 #: Valid bodies, by resource: a foreign id must be a 404 even when the request is otherwise fine.
 BODIES = {
     "monitors": {"PUT": SITE, "PATCH": {"name": "renamed"}},
     "channels": {"PUT": SLACK, "PATCH": {"name": "renamed"}},
+    "incidents": {},
     "keys": {},
 }
 
@@ -21,7 +28,10 @@ def foreign_ids(app, client, other_org):
     monitor = create_monitor(client, bearer(other_token))
     key, _ = issue_key(app, other_org, "other org's second key")
     channel = add_channel(other_org)
-    return {"monitor_id": monitor["id"], "key_id": key.id, "channel_id": channel.id}
+    record_many(db.session, [(monitor["id"], SLOT + n * 60_000, CheckResult(False, None, "x")) for n in range(2)])
+    db.session.commit()
+    incident_id = db.session.scalar(select(Incident.id).where(Incident.monitor_id == monitor["id"]))
+    return {"monitor_id": monitor["id"], "key_id": key.id, "channel_id": channel.id, "incident_id": incident_id}
 
 
 def id_routes(app):
@@ -51,6 +61,7 @@ def test_every_route_with_an_id_answers_404_for_another_orgs_object(app, client,
     assert ("GET", "/api/v1/monitors/<monitor_id>") in checked
     assert ("DELETE", "/api/v1/keys/<key_id>") in checked
     assert ("POST", "/api/v1/channels/<channel_id>/test") in checked
+    assert ("POST", "/api/v1/incidents/<incident_id>/acknowledge") in checked
     db.session.expire_all()
     assert client.get(f"/api/v1/monitors/{foreign_ids['monitor_id']}", headers=auth_headers).status_code == 404
 

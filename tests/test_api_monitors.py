@@ -6,6 +6,8 @@ import pytest
 from api_support import SITE, add_channel, create_monitor
 from sqlalchemy import func, select
 
+from aloft.checks import CheckResult as Result
+from aloft.engine.state import record_many
 from aloft.extensions import db
 from aloft.models import CheckResult, Incident, Monitor
 
@@ -204,16 +206,14 @@ def test_stats_summarise_the_last_day_of_results(client, auth_headers):
     created = create_monitor(client, auth_headers)
     now = datetime.now(UTC).replace(microsecond=0)
 
-    for minutes, ok, latency, cause in [(3, True, 100, None), (2, True, 300, None), (1, False, None, "HTTP 503")]:
-        db.session.add(
-            CheckResult(
-                monitor_id=created["id"],
-                checked_at=now - timedelta(minutes=minutes),
-                ok=ok,
-                latency_ms=latency,
-                cause=cause,
-            )
-        )
+    checks = [(3, True, 100, None), (2, True, 300, None), (1, False, None, "HTTP 503")]
+    record_many(
+        db.session,
+        [
+            (created["id"], int((now - timedelta(minutes=minutes)).timestamp() * 1000), Result(ok, latency, cause))
+            for minutes, ok, latency, cause in checks
+        ],
+    )
     db.session.commit()
     stats = client.get(f"/api/v1/monitors/{created['id']}", headers=auth_headers).json["stats"]
     assert stats["checks24h"] == 3

@@ -2,8 +2,13 @@
 
 import pytest
 from api_support import SITE, SLACK, bearer, create_monitor
+from sqlalchemy import select
 
+from aloft.checks import CheckResult
+from aloft.engine.state import record_many
+from aloft.extensions import db
 from aloft.keys import SCOPES
+from aloft.models import Incident
 from aloft.testing import issue_key
 
 # (method, path template, scope it needs, body)
@@ -18,6 +23,12 @@ ENDPOINTS = [
     ("GET", "/api/v1/keys", "api-keys:read", None),
     ("POST", "/api/v1/keys", "api-keys:write", {"name": "x", "scopes": []}),
     ("DELETE", "/api/v1/keys/{key}", "api-keys:write", None),
+    ("GET", "/api/v1/monitors/{monitor}/results", "monitors:read", None),
+    ("GET", "/api/v1/monitors/{monitor}/uptime", "monitors:read", None),
+    ("GET", "/api/v1/incidents", "monitors:read", None),
+    ("GET", "/api/v1/incidents/{incident}", "monitors:read", None),
+    ("POST", "/api/v1/incidents/{incident}/acknowledge", "monitors:write", None),
+    ("POST", "/api/v1/incidents/{incident}/resolve", "monitors:write", None),
     ("GET", "/api/v1/channels", "alerts:read", None),
     ("POST", "/api/v1/channels", "alerts:write", SLACK),
     ("GET", "/api/v1/channels/{channel}", "alerts:read", None),
@@ -29,6 +40,15 @@ ENDPOINTS = [
 ]
 
 
+def open_incident(monitor_id):
+    """An open incident of the monitor, opened as the engine opens one."""
+    record_many(
+        db.session, [(monitor_id, 1_800_000_000_000 + n * 60_000, CheckResult(False, None, "x")) for n in range(2)]
+    )
+    db.session.commit()
+    return db.session.scalar(select(Incident.id).where(Incident.monitor_id == monitor_id))
+
+
 @pytest.mark.parametrize("scope", SCOPES)
 @pytest.mark.parametrize(("method", "template", "needed", "body"), ENDPOINTS)
 def test_a_key_reaches_an_endpoint_only_with_its_scope(
@@ -38,7 +58,8 @@ def test_a_key_reaches_an_endpoint_only_with_its_scope(
     channel = client.post("/api/v1/channels", json=SLACK, headers=auth_headers).json["channel"]
     target_key, _ = issue_key(app, org, "target")
     _, token = issue_key(app, org, f"only {scope}", scopes=[scope])
-    path = template.format(monitor=monitor["id"], key=target_key.id, channel=channel["id"])
+    incident = open_incident(monitor["id"])
+    path = template.format(monitor=monitor["id"], key=target_key.id, channel=channel["id"], incident=incident)
     response = client.open(path, method=method, json=body, headers=bearer(token))
     if scope == needed:
         assert response.status_code < 400, response.json
@@ -49,7 +70,10 @@ def test_a_key_reaches_an_endpoint_only_with_its_scope(
 
 def test_the_matrix_covers_every_authenticated_route(app):
     covered = {
-        (method, template.format(monitor="<monitor_id>", key="<key_id>", channel="<channel_id>"))
+        (
+            method,
+            template.format(monitor="<monitor_id>", key="<key_id>", channel="<channel_id>", incident="<incident_id>"),
+        )
         for method, template, _, _ in ENDPOINTS
     }
     routes = {

@@ -14,7 +14,7 @@ from aloft import hookimpl
 from aloft.checks import CheckTarget
 from aloft.engine.executors import EmbeddedExecutor
 from aloft.engine.jobs import BatchReport, run_batch
-from aloft.engine.scheduler import Scheduler
+from aloft.engine.scheduler import Scheduler, now_ms
 from aloft.engine.state import IncidentEvent
 from aloft.extensions import db
 from aloft.models import CheckResult, Incident, Monitor
@@ -59,8 +59,9 @@ def target():
     server.stop()
 
 
-def slots(start=1_800_000_000_000):
-    slot = start
+def slots(start=None):
+    """Slots a minute apart, from an hour ago (stats count the past only)."""
+    slot = now_ms() - 3_600_000 if start is None else start
     while True:
         yield slot
         slot += 60_000

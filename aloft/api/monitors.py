@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from aloft.api.auth import current_org_id
@@ -19,6 +19,7 @@ from aloft.api.paging import PageArgs, after, page
 from aloft.extensions import db
 from aloft.models import Channel, CheckResult, Incident, Monitor, utcnow
 from aloft.pings import expect_pings, ping_url
+from aloft.stats.queries import Retention, totals
 
 blp = Blueprint(
     "monitors",
@@ -173,11 +174,20 @@ class MonitorListSchema(ma.Schema):
 
 
 class StatsSchema(ma.Schema):
+    """Uptime counts checks (the share that succeeded); response times are of checks that measured one."""
+
     uptime24h = ma.fields.Float(allow_none=True, required=True, metadata={"description": "Percent; null: no data."})
+    uptime7d = ma.fields.Float(allow_none=True, required=True, metadata={"description": "Percent; null: no data."})
+    uptime30d = ma.fields.Float(allow_none=True, required=True, metadata={"description": "Percent; null: no data."})
+    responseTimeAvgMs = ma.fields.Float(allow_none=True, required=True, metadata={"description": "24 h, exact."})
+    responseTimeP50Ms = ma.fields.Float(allow_none=True, required=True, metadata={"description": "24 h, within 5 %."})
+    responseTimeP95Ms = ma.fields.Float(allow_none=True, required=True, metadata={"description": "24 h, within 5 %."})
+    responseTimeP99Ms = ma.fields.Float(allow_none=True, required=True, metadata={"description": "24 h, within 5 %."})
     checks24h = ma.fields.Integer(required=True)
-    responseTimeAvgMs = ma.fields.Float(allow_none=True, required=True)
     lastCheckedAt = Timestamp(allow_none=True, required=True)
-    lastCause = ma.fields.String(allow_none=True, required=True)
+    lastCause = ma.fields.String(
+        allow_none=True, required=True, metadata={"description": "Why the latest check failed; null if it succeeded."}
+    )
 
 
 class IncidentSummarySchema(ma.Schema):
@@ -353,14 +363,13 @@ def resolve_channels(channel_ids: list[str]) -> list[Channel]:
 
 
 def monitor_stats(monitor: Monitor) -> dict[str, Any]:
-    since = utcnow() - timedelta(hours=24)
-    total, up, average = db.session.execute(
-        select(
-            func.count(),
-            func.coalesce(func.sum(case((CheckResult.ok, 1), else_=0)), 0),
-            func.avg(CheckResult.latency_ms),
-        ).where(CheckResult.monitor_id == monitor.id, CheckResult.checked_at >= since)
-    ).one()
+    """The monitor's stats, from rollups (see aloft.stats.queries): a bounded number of rows."""
+    now = utcnow()
+    retention = Retention.of(current_app.extensions["aloft.settings"])
+    day, week, month = (
+        totals(db.session, monitor.id, now - window, now, retention)
+        for window in (timedelta(hours=24), timedelta(days=7), timedelta(days=30))
+    )
     last_cause = db.session.scalar(
         select(CheckResult.cause)
         .where(CheckResult.monitor_id == monitor.id)
@@ -368,9 +377,14 @@ def monitor_stats(monitor: Monitor) -> dict[str, Any]:
         .limit(1)
     )
     return {
-        "uptime24h": round(100.0 * up / total, 3) if total else None,
-        "checks24h": total,
-        "responseTimeAvgMs": round(float(average), 1) if average is not None else None,
+        "uptime24h": day.uptime,
+        "uptime7d": week.uptime,
+        "uptime30d": month.uptime,
+        "responseTimeAvgMs": day.latency_average,
+        "responseTimeP50Ms": day.latency_percentile(0.50),
+        "responseTimeP95Ms": day.latency_percentile(0.95),
+        "responseTimeP99Ms": day.latency_percentile(0.99),
+        "checks24h": day.checks,
         "lastCheckedAt": monitor.last_checked_at,
         "lastCause": last_cause,
     }

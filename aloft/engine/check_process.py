@@ -24,7 +24,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import astuple, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -104,6 +104,8 @@ class CheckProcess:
         self._process: Any = None
         self._connection: Connection | None = None
         self._receiver: threading.Thread | None = None
+        #: The targets the current child has, by monitor id.
+        self._sent: dict[str, CheckTarget] = {}
 
     def start(self) -> None:
         """Start the child (it imports the plugins, so this takes a moment) and the thread that listens to it."""
@@ -118,7 +120,7 @@ class CheckProcess:
             process.kill()
             process.join()
             raise RuntimeError(f"the check process did not start in {START_SECONDS} s (exit code {process.exitcode})")
-        self._process, self._connection = process, ours
+        self._process, self._connection, self._sent = process, ours, {}
         self._receiver = threading.Thread(target=self._receive, args=(ours,), name="aloft-check-results", daemon=True)
         self._receiver.start()
 
@@ -135,17 +137,27 @@ class CheckProcess:
             try:
                 if connection is None:
                     raise OSError("the check process is not running")
-                connection.send(work)
+                connection.send([(key, self._compact(target)) for key, target in work])
             except (OSError, ValueError):
                 self._in_child.difference_update(key for key, _ in work)
                 raise
 
+    def _compact(self, target: CheckTarget) -> CheckTarget | str:
+        """The target, or only its id when the child has it as it is: most checks are of unchanged monitors."""
+        if self._sent.get(target.id) == target:
+            return target.id
+        self._sent[target.id] = target
+        return target
+
     def _receive(self, connection: Connection) -> None:
         while True:
             try:
-                outcomes: list[Outcome] = connection.recv()
+                finished: list[tuple[Key, tuple[Any, ...] | None]] = connection.recv()
             except (EOFError, OSError):
                 break
+            outcomes: list[Outcome] = [
+                (key, None if result is None else CheckResult(*result)) for key, result in finished
+            ]
             with self._lock:
                 self._in_child.difference_update(key for key, _ in outcomes)
             self.on_done(outcomes)
@@ -197,13 +209,17 @@ def _child_main(connection: Connection, threads: int, plugins_disabled: list[str
     connection.send(READY)
     # Plain threads on a queue rather than an executor: a Future per check cost a tenth of this process's time.
     waiting: queue.SimpleQueue[tuple[Key, CheckTarget] | None] = queue.SimpleQueue()
-    finished: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
+    finished: queue.SimpleQueue[tuple[Key, tuple[Any, ...] | None] | None] = queue.SimpleQueue()
+    #: The parent sends a monitor's target once, then its id while it is unchanged.
+    known: dict[str, CheckTarget] = {}
 
     def check_forever() -> None:
         while (item := waiting.get()) is not None:
             key, target = item
             try:
-                finished.put((key, run_check(check_types.get(target.type), target)))
+                result = run_check(check_types.get(target.type), target)
+                # Sent back as a plain tuple: cheaper to pickle than the dataclass.
+                finished.put((key, None if result is None else astuple(result)))
             except BaseException:  # run_check catches plugins' errors; this keeps the count right regardless
                 log.exception("checking monitor %s failed", target.id)
                 finished.put((key, None))
@@ -237,8 +253,12 @@ def _child_main(connection: Connection, threads: int, plugins_disabled: list[str
             os._exit(0)
         if work is None:  # the parent asks us to finish what we have, report it, and stop
             break
-        for item in work:
-            waiting.put(item)
+        for key, sent in work:
+            if isinstance(sent, str):
+                target = known[sent]
+            else:
+                target = known[sent.id] = sent
+            waiting.put((key, target))
     for _ in checkers:
         waiting.put(None)
     for checker in checkers:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from aloft.checks import CheckResult
 from aloft.engine.statements import CAUSE_LENGTH, among, insert_results, update_monitor_states
 from aloft.models import Incident, Monitor, new_id
+from aloft.stats.rollups import Counted, add_to_rollups
 
 MONITORS = Monitor.__table__
 INCIDENTS = Incident.__table__
@@ -79,6 +80,7 @@ class MonitorState:
     last_checked_at: datetime | None
     type: str
     url: str | None
+    interval_seconds: int
     changed: bool = False
 
 
@@ -157,6 +159,15 @@ def record_many(session: Session, outcomes: Sequence[tuple[str, int, CheckResult
     keys = [(monitor_id, slot_time(slot_ms)) for monitor_id, slot_ms, _ in outcomes]
     present = [index for index, (monitor_id, _) in enumerate(keys) if monitor_id in batch.monitors]
     inserted = insert_results(session, [(*keys[index], outcomes[index][2]) for index in present])
+    # Each stored result once (a slot twice in one batch is stored once).
+    stored = {keys[index]: outcomes[index][2] for index in reversed(present) if keys[index] in inserted}
+    add_to_rollups(
+        session,
+        [
+            Counted(monitor_id, checked_at, result.ok, result.latency_ms, batch.monitors[monitor_id].interval_seconds)
+            for (monitor_id, checked_at), result in stored.items()
+        ],
+    )
     batch.open_incidents = _open_incidents(session, _may_touch_incidents(batch, outcomes, inserted, keys))
     recorded = [Recorded(stored=False)] * len(outcomes)
     for index in sorted(present, key=lambda i: keys[i][1]):
@@ -228,11 +239,14 @@ def _succeeded(batch: Batch, monitor: MonitorState, checked_at: datetime) -> Tra
 def _failed(
     batch: Batch, monitor: MonitorState, checked_at: datetime, result: CheckResult, result_id: int
 ) -> Transition | None:
+    confirmed_before = monitor.status == "down"
     monitor.consecutive_failures += 1
     if monitor.consecutive_failures < monitor.confirmation_count:
         return None
     monitor.status = "down"
-    if monitor.id in batch.open_incidents:
+    # Down already: the outage's incident is open, or someone resolved it by hand while the
+    # monitor stays down. Either way this streak has had its incident; the next one gets a new one.
+    if confirmed_before or monitor.id in batch.open_incidents:
         return None
     incident = IncidentRow(
         id=new_id(),

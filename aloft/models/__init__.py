@@ -8,9 +8,11 @@ from aloft.models.heartbeat import PING_KINDS, Ping
 from aloft.models.incident import Incident
 from aloft.models.monitor import Monitor, monitor_channels
 from aloft.models.organization import ROLES, Membership, Organization, User
+from aloft.models.rollup import PERIODS, Rollup
 from aloft.models.schedule import SCHEDULE_ID, Schedule
 
 __all__ = [
+    "PERIODS",
     "PING_KINDS",
     "ROLES",
     "SCHEDULE_ID",
@@ -23,6 +25,7 @@ __all__ = [
     "Monitor",
     "Organization",
     "Ping",
+    "Rollup",
     "Schedule",
     "User",
     "monitor_channels",

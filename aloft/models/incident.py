@@ -27,6 +27,8 @@ class Incident(IdMixin, Base):
             postgresql_where=text("status = 'open'"),
         ),
         Index("ix_incidents_org_status_started", "org_id", "status", "started_at"),
+        # GET /api/v1/incidents without a status: newest first, a page at a time.
+        Index("ix_incidents_org_started", "org_id", "started_at"),
         Index("ix_incidents_monitor_started", "monitor_id", "started_at"),
     )
 
@@ -38,6 +40,8 @@ class Incident(IdMixin, Base):
     resolved_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    #: Set when a person resolved the incident (its monitor may still be down); None when a check did.
+    resolved_by_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     opened_by_result_id: Mapped[int | None] = mapped_column(
         ResultId, ForeignKey("check_results.id", ondelete="SET NULL")
     )

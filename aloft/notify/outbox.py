@@ -25,12 +25,17 @@ def monitor_link(base_url: str, monitor_id: str) -> str:
 
 
 def write_deliveries(
-    session: Session, notifications: Sequence[Notification], *, org_ids: dict[str, str], swept_after: timedelta
+    session: Session,
+    notifications: Sequence[Notification],
+    *,
+    org_ids: dict[str, str],
+    swept_after: timedelta | None,
 ) -> list[str]:
     """One pending delivery per notification and channel of its monitor; returns their ids.
 
     ``org_ids`` maps each monitor to its organization (a channel of another organization
-    is never used, whatever the link table says).
+    is never used, whatever the link table says). The sweeper sends a delivery nobody has
+    sent ``swept_after`` after it was written (None: at its next sweep).
     """
     monitor_ids = {notification.monitor_id for notification in notifications}
     if not monitor_ids:
@@ -53,7 +58,7 @@ def write_deliveries(
             "event": notification.kind,
             "status": "pending",
             "attempts": 0,
-            "next_attempt_at": now + swept_after,
+            "next_attempt_at": now + (swept_after or timedelta(0)),
             "payload": notification.as_json(),
             "created_at": now,
         }
@@ -76,6 +81,7 @@ def incident_notification(
     started_at: datetime,
     resolved_at: datetime | None = None,
     acknowledged_by: str | None = None,
+    resolved_by: str | None = None,
 ) -> Notification:
     """The notification about an incident of ``monitor`` (a Monitor, or its id, name, type and url)."""
     if isinstance(monitor, Monitor):
@@ -95,4 +101,5 @@ def incident_notification(
         started_at=started_at,
         resolved_at=resolved_at,
         acknowledged_by=acknowledged_by,
+        resolved_by=resolved_by,
     )
