@@ -8,7 +8,7 @@ for writes).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import flask_smorest
 import marshmallow as ma
@@ -40,7 +40,11 @@ class Parser(FlaskParser):
     DEFAULT_VALIDATION_STATUS = 400
     # Query strings too are held to their schema's ``unknown`` (RAISE): a misspelt parameter
     # (``?limt=10``) is a 400 naming it, not silently ignored.
-    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": None, "querystring": None}
+    DEFAULT_UNKNOWN_BY_LOCATION: ClassVar[dict[str, str | None]] = {
+        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
+        "query": None,
+        "querystring": None,
+    }
 
     def load_json(self, req: Request, schema: ma.Schema) -> Any:
         if not req.is_json and req.content_length:
