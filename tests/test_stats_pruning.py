@@ -1,0 +1,87 @@
+"""Pruning: results and rollups past their retention go, in chunks; everything younger stays."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event, func, select
+
+from aloft.checks import CheckResult
+from aloft.engine.state import record_many
+from aloft.extensions import db
+from aloft.models import CheckResult as ResultRow
+from aloft.models import Incident, Monitor, Rollup, utcnow
+from aloft.stats import pruning
+from aloft.stats.pruning import prune
+
+NOW = utcnow().replace(microsecond=0)
+
+
+def ago(**delta):
+    return int((NOW - timedelta(**delta)).timestamp() * 1000)
+
+
+@pytest.fixture
+def history(app, org):
+    """A monitor checked now and then over 800 days (an incident 10 days ago), and one checked only today."""
+    old = Monitor(org_id=org.id, name="old", type="http", url="http://x", interval_seconds=60, confirmation_count=1)
+    young = Monitor(org_id=org.id, name="young", type="http", url="http://y", interval_seconds=60)
+    db.session.add_all([old, young])
+    db.session.commit()
+    moments = [{"minutes": 5}, {"hours": 30}, {"days": 3}, {"days": 10}, {"days": 100}, {"days": 800}]
+    record_many(
+        db.session, [(old.id, ago(**m), CheckResult(not ("days" in m and m["days"] == 10), 5.0, "x")) for m in moments]
+    )
+    db.session.commit()
+    record_many(db.session, [(young.id, ago(minutes=1), CheckResult(True, 5.0))])
+    db.session.commit()
+    return old, young
+
+
+def count(model, **where):
+    return db.session.scalar(select(func.count()).select_from(model).filter_by(**where))
+
+
+def test_pruning_keeps_each_kind_for_its_retention(app, history):
+    old, young = history
+    settings = app.extensions["aloft.settings"]
+    pruned = prune(db.session, settings, NOW)
+    results = db.session.scalars(select(ResultRow.checked_at).where(ResultRow.monitor_id == old.id)).all()
+    assert sorted(NOW - moment for moment in results) == [timedelta(minutes=5), timedelta(hours=30), timedelta(days=3)]
+    assert count(Rollup, monitor_id=old.id, period="minute") == 2, "2 days of minutes"
+    assert count(Rollup, monitor_id=old.id, period="hour") == 4, "90 days of hours"
+    assert count(Rollup, monitor_id=old.id, period="day") == 5, "730 days of days"
+    assert count(ResultRow, monitor_id=young.id) == 1
+    assert pruned.counts == {"results": 3, "minute": 4, "hour": 2, "day": 1} and pruned.monitors == 2
+
+
+def test_pruning_goes_in_chunks_and_is_idempotent(app, history, monkeypatch):
+    monkeypatch.setattr(pruning, "CHUNK", 1)
+    statements = []
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        first = prune(db.session, app.extensions["aloft.settings"], NOW)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    assert first.counts["results"] == 3
+    assert sum(statement.startswith("DELETE FROM check_results") for statement in statements) >= 4, "one row each"
+    assert prune(db.session, app.extensions["aloft.settings"], NOW).counts == dict.fromkeys(first.counts, 0)
+
+
+def test_an_incident_outlives_the_check_that_opened_it(app, history):
+    old, _ = history
+    (incident,) = db.session.scalars(select(Incident).where(Incident.monitor_id == old.id)).all()
+    assert incident.opened_by_result_id is not None
+    prune(db.session, app.extensions["aloft.settings"], NOW)
+    db.session.expire_all()
+    kept = db.session.get(Incident, incident.id)
+    assert kept is not None and kept.opened_by_result_id is None
+
+
+def test_aloft_prune_says_what_it_deleted(app, history):
+    from aloft.cli import cli
+
+    result = app.test_cli_runner().invoke(cli, ["prune"])
+    assert result.exit_code == 0, result.output
+    assert "results: older than" in result.output
+    assert "Pruned 3 results and 7 rollups (4 minute, 2 hour, 1 day) of 2 monitors." in result.output
