@@ -98,3 +98,44 @@ def test_upgrading_keeps_existing_monitors_results_and_incidents(fresh_app):
             for table in ("monitors", "check_results", "incidents")
         ]
     assert counts == [1, 1, 1]
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [[(upgrade, "head")], [(upgrade, "head"), (downgrade, "0003"), (upgrade, "head")]],
+    ids=["upgraded", "down-and-up"],
+)
+def test_the_status_version_triggers_survive_every_migration(fresh_app, steps):
+    """SQLite batch migrations rebuild tables and drop their triggers; a later migration must put them back.
+
+    Without them GET /api/v1/status would serve a stale cached body after a monitor goes down.
+    """
+    for step, revision in steps:
+        step(revision=revision)
+    org = Organization(slug="acme", name="Acme")
+    db.session.add(org)
+    db.session.commit()
+
+    def version() -> int:
+        db.session.expire_all()
+        return db.session.get(Organization, org.id).state_version
+
+    seen = [version()]
+    monitor = Monitor(org_id=org.id, name="site", type="http")
+    db.session.add(monitor)
+    db.session.commit()
+    seen.append(version())
+    monitor.status = "down"
+    db.session.commit()
+    seen.append(version())
+    incident = Incident(org_id=org.id, monitor_id=monitor.id, cause="HTTP 503", started_at=datetime.now(UTC))
+    db.session.add(incident)
+    db.session.commit()
+    seen.append(version())
+    incident.status = "resolved"
+    db.session.commit()
+    seen.append(version())
+    monitor.consecutive_failures = 3  # not shown by /status: no bump
+    db.session.commit()
+    seen.append(version())
+    assert seen == [0, 1, 2, 3, 4, 4]

@@ -173,6 +173,44 @@ def test_an_outage_and_its_recovery_reach_slack_email_and_pagerduty_once_each(
     )
 
 
+def test_an_acknowledgement_and_a_resolve_by_hand_reach_pagerduty_on_the_incidents_dedup_key(
+    client, auth_headers, watched, target, executor, receiver, smtp_server, pagerduty
+):
+    scheduler = Scheduler(lambda: db.session, executor)
+    target.mode = "fail"
+    for expected in (1, 2):
+        make_due(watched["id"])
+        assert scheduler.run_once() == 1
+        wait_for(f"{expected} results", lambda n=expected: len(results(watched["id"])) == n)
+    (trigger,) = pagerduty.wait_for(1)
+    receiver.wait_for(1)
+    smtp_server.wait_for(1)
+    (incident,) = db.session.scalars(select(Incident)).all()
+
+    acknowledged = client.post(f"/api/v1/incidents/{incident.id}/acknowledge", headers=auth_headers)
+    assert acknowledged.status_code == 200
+    sweep_until(scheduler, lambda: len(pagerduty.requests) == 2)
+    assert pagerduty.requests[1].json == {
+        "routing_key": PAGERDUTY_KEY,
+        "dedup_key": trigger.json["dedup_key"],
+        "event_action": "acknowledge",
+    }
+    assert receiver.wait_for(2)[1].json["text"] == "Shop API: incident acknowledged by test key"
+
+    resolved = client.post(f"/api/v1/incidents/{incident.id}/resolve", headers=auth_headers)
+    assert resolved.status_code == 200
+    sweep_until(scheduler, lambda: len(pagerduty.requests) == 3)
+    assert pagerduty.requests[2].json["event_action"] == "resolve"
+    assert pagerduty.requests[2].json["dedup_key"] == trigger.json["dedup_key"]
+    assert receiver.wait_for(3)[2].json["text"] == "Shop API: incident resolved by test key"
+    assert smtp_server.wait_for(3)[2]["Subject"] == "[Aloft] Shop API: incident resolved by test key"
+
+    for _ in range(3):  # more sweeps send nothing more
+        scheduler.sweep(db.session, force=True)
+        time.sleep(0.3)
+    assert (len(receiver.requests), len(smtp_server.envelopes), len(pagerduty.requests)) == (3, 3, 3)
+
+
 class OwnRedis:
     """A Redis server of this test's own, on a free port, that can be stopped and started again."""
 
