@@ -85,3 +85,51 @@ def test_aloft_prune_says_what_it_deleted(app, history):
     assert result.exit_code == 0, result.output
     assert "results: older than" in result.output
     assert "Pruned 3 results and 7 rollups (4 minute, 2 hour, 1 day) of 2 monitors." in result.output
+
+
+def test_a_finished_day_is_sealed_with_its_p95_and_a_late_result_unseals_it(app, client, auth_headers, org):
+    monitor = Monitor(org_id=org.id, name="sealed", type="http", url="http://x", interval_seconds=60)
+    db.session.add(monitor)
+    db.session.commit()
+    today = NOW.replace(hour=0, minute=0, second=0)
+    days_ago = [today - timedelta(days=2), today - timedelta(days=1)]
+    # 100 checks on each of two finished days (10-109 ms, then 10-208 ms), one today.
+    checks = [
+        (day + timedelta(minutes=minute), 10.0 + minute * (1 + number))
+        for number, day in enumerate(days_ago)
+        for minute in range(100)
+    ]
+    checks.append((min(today + timedelta(minutes=1), NOW), 7.0))
+    record_many(
+        db.session,
+        [(monitor.id, int(slot.timestamp() * 1000), CheckResult(True, latency)) for slot, latency in checks],
+    )
+    db.session.commit()
+    url = f"/api/v1/monitors/{monitor.id}/uptime?days=3"
+    computed = client.get(url, headers=auth_headers).json
+
+    def stored_p95() -> dict:
+        db.session.expire_all()
+        rows = db.session.scalars(select(Rollup).where(Rollup.monitor_id == monitor.id, Rollup.period == "day"))
+        return {row.bucket_start.date().isoformat(): row.latency_p95 for row in rows}
+
+    assert pruning.seal_days(db.session, NOW) == 2
+    assert pruning.seal_days(db.session, NOW) == 0, "sealed once"
+    sealed = stored_p95()
+    assert sealed[today.date().isoformat()] is None, "today can still change"
+    assert [sealed[day.date().isoformat()] for day in days_ago] == [
+        row["responseTimeP95Ms"] for row in computed["days"][:2]
+    ]
+    assert client.get(url, headers=auth_headers).json == computed, "a sealed day answers as it did"
+
+    late = days_ago[1] + timedelta(hours=5)  # a result for yesterday that arrives only now, and is slow
+    record_many(
+        db.session,
+        [(monitor.id, int(late.timestamp() * 1000) + m * 60_000, CheckResult(True, 900.0)) for m in range(20)],
+    )
+    db.session.commit()
+    assert stored_p95()[days_ago[1].date().isoformat()] is None, "the late results unsealed the day"
+    changed = client.get(url, headers=auth_headers).json["days"][1]
+    assert changed["checks"] == 120 and changed["responseTimeP95Ms"] > computed["days"][1]["responseTimeP95Ms"]
+    assert pruning.seal_days(db.session, NOW) == 1
+    assert client.get(url, headers=auth_headers).json["days"][1] == changed

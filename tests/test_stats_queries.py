@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from api_support import create_monitor
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from aloft.extensions import db
 from aloft.models import Monitor, utcnow
@@ -167,3 +167,20 @@ def test_the_monitor_detail_shows_every_stat(client, auth_headers):
     assert stats["uptime7d"] == pytest.approx(100 * sum(c.ok for c in checks) / len(checks), abs=0.5)
     assert stats["uptime7d"] == stats["uptime30d"], "no older history"
     assert stats["responseTimeP50Ms"] <= stats["responseTimeP95Ms"] <= stats["responseTimeP99Ms"]
+
+
+def test_sealing_finds_its_days_through_the_partial_index(app):
+    from aloft.stats.pruning import unsealed_days
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("EXPLAIN QUERY PLAN is SQLite's")
+    sent = []
+    listener = lambda _c, _cursor, statement, parameters, *_: sent.append((statement, parameters))  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        db.session.execute(unsealed_days(NOW, NOW - timedelta(days=3), "")).all()
+    finally:
+        event.remove(db.engine, "before_cursor_execute", listener)
+    ((statement, parameters),) = sent
+    plan = db.session.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+    assert any("ix_rollups_days_to_seal" in row[-1] for row in plan), plan

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aloft.models.base import Base, one_of
@@ -20,7 +20,16 @@ PERIODS = ("minute", "hour", "day")
 
 class Rollup(Base):
     __tablename__ = "rollups"
-    __table_args__ = (CheckConstraint(one_of("period", PERIODS), name="period"),)
+    __table_args__ = (
+        CheckConstraint(one_of("period", PERIODS), name="period"),
+        # The days still to seal (see aloft.stats.pruning.seal_days): about one row per monitor, today's.
+        Index(
+            "ix_rollups_days_to_seal",
+            "bucket_start",
+            sqlite_where=text("period = 'day' AND latency_p95 IS NULL"),
+            postgresql_where=text("period = 'day' AND latency_p95 IS NULL"),
+        ),
+    )
 
     # The primary key is also the index every stats query and the pruning read by.
     monitor_id: Mapped[str] = mapped_column(ForeignKey("monitors.id", ondelete="CASCADE"), primary_key=True)
@@ -38,3 +47,6 @@ class Rollup(Base):
     latency_max: Mapped[float | None]
     #: ``{"<bucket>": count}`` (see aloft.stats.buckets).
     latency_buckets: Mapped[dict[str, int]] = mapped_column(JSON)
+    #: A finished day's p95 latency, stored once the day is over so that a 90-day series
+    #: need not read 90 histograms; NULL until then, and again if a late result changes the day.
+    latency_p95: Mapped[float | None]

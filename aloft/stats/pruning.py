@@ -4,6 +4,7 @@ Raw results are kept ``ALOFT_KEEP_RESULTS_DAYS``, minute, hour and day rollups t
 ``ALOFT_KEEP_*_DAYS``. Rows go monitor by monitor, at most :data:`CHUNK` per transaction,
 each found through its table's own primary-key or (monitor, time) index, so a prune is many
 short writes the recorder interleaves with (on SQLite it waits its turn on the same lock).
+A prune also seals the days that have ended (:func:`seal_days`).
 The scheduler runs it hourly on a thread of its own; ``aloft prune`` runs it at once.
 """
 
@@ -15,12 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import Select, bindparam, delete, select, text, update
 from sqlalchemy.orm import Session
 
 from aloft.config import Settings
 from aloft.engine.statements import one_writer
 from aloft.models import CheckResult, Monitor, Rollup, utcnow
+from aloft.stats import buckets
+from aloft.stats.rollups import period_start
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +42,8 @@ class Pruned:
 
     counts: dict[str, int] = field(default_factory=lambda: {"results": 0, "minute": 0, "hour": 0, "day": 0})
     monitors: int = 0
+    #: Finished days whose p95 latency was stored.
+    sealed: int = 0
 
     def __str__(self) -> str:
         counts = self.counts
@@ -85,7 +90,85 @@ def prune(
         last_id = monitor_ids[-1]
         if progress is not None:
             progress(pruned)
+    if stop is None or not stop.is_set():
+        pruned.sealed = seal_days(session, now or utcnow())
     return pruned
+
+
+def seal_days(session: Session, now: datetime) -> int:
+    """Store the p95 latency of every day rollup whose UTC day has ended; returns how many.
+
+    ``GET …/uptime`` then reads a number per day instead of a histogram. A late result for a
+    sealed day sets the day's p95 back to NULL in the same upsert that adds it, and the
+    guard on ``latency_count`` here keeps a seal computed before such a write from landing
+    after it. Days whose checks measured no latency are left as they are (their p95 is none).
+    """
+    today = period_start(now, "day")
+    sealed = 0
+    after: tuple[datetime, str] = (datetime.min.replace(tzinfo=today.tzinfo), "")
+    while True:
+        rows = session.execute(unsealed_days(today, *after)).all()
+        session.commit()
+        if not rows:
+            return sealed
+        values = [
+            {
+                "m": row.monitor_id,
+                "s": row.bucket_start,
+                "n": row.latency_count,
+                "p95": _rounded(buckets.percentile(row.latency_buckets, 0.95, row.latency_min, row.latency_max)),
+            }
+            for row in rows
+        ]
+        with one_writer(session):
+            session.execute(_SEAL, values)
+            session.commit()
+        sealed += len(values)
+        after = (rows[-1].bucket_start, rows[-1].monitor_id)
+
+
+def unsealed_days(today: datetime, after_start: datetime, after_monitor: str) -> Select:
+    """The next chunk of finished, unsealed days with latencies, after (``after_start``, ``after_monitor``)."""
+    return (
+        select(
+            Rollup.monitor_id,
+            Rollup.bucket_start,
+            Rollup.latency_count,
+            Rollup.latency_min,
+            Rollup.latency_max,
+            Rollup.latency_buckets,
+        )
+        .where(
+            # Spelled as the partial index's predicate is, so that SQLite uses the index (a bound
+            # parameter for 'day' would not match it).
+            text("rollups.period = 'day'"),
+            Rollup.latency_p95.is_(None),
+            Rollup.bucket_start < today,
+            Rollup.latency_count > 0,
+            (Rollup.bucket_start > after_start)
+            | ((Rollup.bucket_start == after_start) & (Rollup.monitor_id > after_monitor)),
+        )
+        .order_by(Rollup.bucket_start, Rollup.monitor_id)
+        .limit(CHUNK)
+    )
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+_ROLLUPS = Rollup.__table__
+#: A Core executemany (an ORM update would want whole primary keys and load nothing useful).
+_SEAL = (
+    update(_ROLLUPS)
+    .where(
+        _ROLLUPS.c.monitor_id == bindparam("m"),
+        _ROLLUPS.c.period == "day",
+        _ROLLUPS.c.bucket_start == bindparam("s"),
+        _ROLLUPS.c.latency_count == bindparam("n"),
+    )
+    .values(latency_p95=bindparam("p95"))
+)
 
 
 def _old_results(monitor_id: str, cutoff: datetime) -> object:

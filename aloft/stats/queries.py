@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, null, or_, select
 from sqlalchemy.orm import Session
 
 from aloft.models import Rollup
@@ -41,6 +41,8 @@ class Totals:
     latency_min: float | None = None
     latency_max: float | None = None
     latency_buckets: dict[str, int] = field(default_factory=dict)
+    #: A sealed day's stored p95 (see aloft.stats.pruning.seal_days), used instead of the histogram.
+    sealed_p95: float | None = None
 
     def add(self, row: Any) -> None:
         self.checks += row.checks
@@ -64,6 +66,8 @@ class Totals:
         return round(self.latency_sum / self.latency_count, 1) if self.latency_count else None
 
     def latency_percentile(self, fraction: float) -> float | None:
+        if fraction == 0.95 and self.sealed_p95 is not None:
+            return self.sealed_p95
         if self.latency_min is None or self.latency_max is None:
             return None
         value = buckets.percentile(self.latency_buckets, fraction, self.latency_min, self.latency_max)
@@ -137,25 +141,49 @@ def totals(session: Session, monitor_id: str, start: datetime, now: datetime, re
 
 
 def daily(session: Session, monitor_id: str, days: int, now: datetime) -> list[tuple[datetime, Totals]]:
-    """One entry per UTC day, the oldest first, ending today: what each day's checks added up to."""
+    """One entry per UTC day, the oldest first, ending today: what each day's checks added up to.
+
+    A sealed day comes with its stored p95 and without its histogram, so of its percentiles
+    only ``latency_percentile(0.95)`` is known.
+    """
     today = period_start(now, "day")
     first = today - timedelta(days=days - 1)
+    # Plain rows, not ORM objects: a 730-day series reads up to 730 of them, each one day's totals as is.
     found = {
-        row.bucket_start: row
+        row.bucket_start: Totals(
+            row.checks,
+            row.up,
+            row.downtime_seconds,
+            row.latency_count,
+            row.latency_sum,
+            row.latency_min,
+            row.latency_max,
+            row.latency_buckets or {},
+            row.latency_p95,
+        )
         for row in session.execute(
-            select(Rollup).where(
+            select(*_TOTALS_COLUMNS).where(
                 Rollup.monitor_id == monitor_id,
                 Rollup.period == "day",
                 Rollup.bucket_start >= first,
                 Rollup.bucket_start <= today,
             )
-        ).scalars()
+        )
     }
-    series = []
-    for offset in range(days):
-        day = first + timedelta(days=offset)
-        day_totals = Totals()
-        if day in found:
-            day_totals.add(found[day])
-        series.append((day, day_totals))
-    return series
+    days_asked = (first + timedelta(days=offset) for offset in range(days))
+    return [(day, found.get(day) or Totals()) for day in days_asked]
+
+
+_TOTALS_COLUMNS = (
+    Rollup.bucket_start,
+    Rollup.checks,
+    Rollup.up,
+    Rollup.downtime_seconds,
+    Rollup.latency_count,
+    Rollup.latency_sum,
+    Rollup.latency_min,
+    Rollup.latency_max,
+    # A sealed day's histogram is not needed: its p95 is stored.
+    case((Rollup.latency_p95.is_(None), Rollup.latency_buckets), else_=null()).label("latency_buckets"),
+    Rollup.latency_p95,
+)

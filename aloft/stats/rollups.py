@@ -120,6 +120,7 @@ _ADDED = """
     downtime_seconds = rollups.downtime_seconds + excluded.downtime_seconds,
     latency_count = rollups.latency_count + excluded.latency_count,
     latency_sum = rollups.latency_sum + excluded.latency_sum,
+    latency_p95 = NULL,
 """
 
 _UPSERT_POSTGRESQL = text(
