@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, bindparam, delete, select, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, exists, select, text, update
 from sqlalchemy.orm import Session
 
 from aloft.config import Settings
@@ -82,10 +82,17 @@ def prune(
         session.commit()
         if not monitor_ids:
             break
-        for monitor_id in monitor_ids:
-            pruned.counts["results"] += _drain(session, _old_results(monitor_id, limits["results"]))
-            for period in ("minute", "hour", "day"):
-                pruned.counts[period] += _drain(session, _old_rollups(monitor_id, period, limits[period]))
+        page = (Monitor.id > last_id, Monitor.id <= monitor_ids[-1])
+        # One statement per kind finds the page's monitors that have anything to delete (an
+        # index probe each, inside the database): most have nothing, most hours.
+        for kind in ("results", "minute", "hour", "day"):
+            stale = session.scalars(select(Monitor.id).where(*page, _has_old(kind, limits[kind])).order_by(Monitor.id))
+            for monitor_id in stale.all():
+                if kind == "results":
+                    pruned.counts[kind] += _drain(session, _old_results(monitor_id, limits[kind]))
+                else:
+                    pruned.counts[kind] += _drain(session, _old_rollups(monitor_id, kind, limits[kind]))
+            session.commit()
         pruned.monitors += len(monitor_ids)
         last_id = monitor_ids[-1]
         if progress is not None:
@@ -169,6 +176,13 @@ _SEAL = (
     )
     .values(latency_p95=bindparam("p95"))
 )
+
+
+def _has_old(kind: str, cutoff: datetime) -> ColumnElement[bool]:
+    """Whether the monitor of the enclosing query has results (or ``kind`` rollups) older than ``cutoff``."""
+    if kind == "results":
+        return exists().where(CheckResult.monitor_id == Monitor.id, CheckResult.checked_at < cutoff)
+    return exists().where(Rollup.monitor_id == Monitor.id, Rollup.period == kind, Rollup.bucket_start < cutoff)
 
 
 def _old_results(monitor_id: str, cutoff: datetime) -> object:
