@@ -303,12 +303,16 @@ def endpoint_paths(monitor_ids: list[str], rng: random.Random) -> dict[str, Call
     }
 
 
-def measure_in_process(
-    app: Flask, token: str, monitor_ids: list[str], requests: int, rng: random.Random
-) -> list[Latency]:
+def interleaved_samples(
+    app: Flask, token: str, paths: dict[Any, Callable[[], str]], requests: int
+) -> dict[Any, list[float]]:
+    """In-process GET latencies (ms, ascending) per endpoint, requested in turn round after round.
+
+    ``paths`` gives each endpoint a function returning the path to ask for next; every
+    endpoint first gets WARMUP_REQUESTS untimed requests. A non-200 answer stops the bench.
+    """
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
-    paths = endpoint_paths(monitor_ids, rng)
 
     def get(path: str) -> float:
         started = time.perf_counter()
@@ -322,11 +326,17 @@ def measure_in_process(
     for path in paths.values():
         for _ in range(WARMUP_REQUESTS):
             get(path())
-    samples: dict[str, list[float]] = {name: [] for name in paths}
+    samples: dict[Any, list[float]] = {name: [] for name in paths}
     for _ in range(requests):
         for name, path in paths.items():
             samples[name].append(get(path()))
-    ordered = {name: sorted(values) for name, values in samples.items()}
+    return {name: sorted(values) for name, values in samples.items()}
+
+
+def measure_in_process(
+    app: Flask, token: str, monitor_ids: list[str], requests: int, rng: random.Random
+) -> list[Latency]:
+    ordered = interleaved_samples(app, token, endpoint_paths(monitor_ids, rng), requests)
     baseline = percentile(ordered[KEYS_PATH], 0.50)
     return [
         Latency(

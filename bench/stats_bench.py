@@ -24,11 +24,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import shutil
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -36,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from api_bench import RATE_LIMIT, SECRET_KEY, interleaved_samples, log, machine, percentile
 from flask import Flask
 from flask_migrate import upgrade
 from sqlalchemy import func, select, text
@@ -50,10 +48,7 @@ from aloft.models import CheckResult as ResultRow
 from aloft.models import Incident, Monitor, Organization, Rollup
 from aloft.stats.pruning import prune
 
-SECRET_KEY = "aloft-bench-secret-key-0123456789abcdef"
-RATE_LIMIT = "1000000"
 INTERVAL_SECONDS = 60
-WARMUP_REQUESTS = 20
 TARGET_RATIO = 1.5
 TARGET_P50_MS = 20.0
 #: A failing streak starts at this rate per check and lasts 1 to OUTAGE_CHECKS checks.
@@ -63,10 +58,6 @@ OUTAGE_CHECKS = 15
 BLIP_RATE = 1 / 1000
 
 KEYS_PATH = "/api/v1/keys"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -172,38 +163,13 @@ class Latency:
     vs_one_day: float | None
 
 
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    index = max(0, min(len(sorted_values) - 1, round(fraction * len(sorted_values) + 0.5) - 1))
-    return sorted_values[index]
-
-
 def measure(app: Flask, token: str, ids: dict[int, str], requests: int) -> list[Latency]:
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {token}"}
     paths: dict[tuple[str, int | None], str] = {("GET /api/v1/keys", None): KEYS_PATH}
     for days, monitor_id in ids.items():
         paths["GET /api/v1/monitors/{id}", days] = f"/api/v1/monitors/{monitor_id}"
     for days, monitor_id in ids.items():
         paths["GET /api/v1/monitors/{id}/uptime?days=90", days] = f"/api/v1/monitors/{monitor_id}/uptime?days=90"
-
-    def get(path: str) -> float:
-        started = time.perf_counter()
-        response = client.get(path, headers=headers)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        if response.status_code != 200:
-            raise SystemExit(f"GET {path} answered {response.status_code}: {response.get_data(as_text=True)[:500]}")
-        return elapsed_ms
-
-    log(f"In-process: {WARMUP_REQUESTS} warm-up then {requests} timed requests per endpoint, interleaved")
-    for path in paths.values():
-        for _ in range(WARMUP_REQUESTS):
-            get(path)
-    samples: dict[tuple[str, int | None], list[float]] = {name: [] for name in paths}
-    for _ in range(requests):
-        for name, path in paths.items():
-            samples[name].append(get(path))
-    ordered = {name: sorted(values) for name, values in samples.items()}
+    ordered = interleaved_samples(app, token, {name: (lambda p=path: p) for name, path in paths.items()}, requests)
     baseline = percentile(ordered["GET /api/v1/keys", None], 0.5)
     shortest = min(ids)
     rows = []
@@ -283,14 +249,6 @@ def storage(app: Flask, monitor_id: str) -> list[dict[str, Any]]:
 
 
 # --- report ----------------------------------------------------------------------------------------
-
-
-def machine() -> dict[str, Any]:
-    return {
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
-    }
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -116,26 +116,22 @@ def test_the_status_version_triggers_survive_every_migration(fresh_app, steps):
     db.session.add(org)
     db.session.commit()
 
-    def version() -> int:
+    def version_after(*new_rows: object) -> int:
+        """Commit what changed (and ``new_rows``), then read the organization's state version."""
+        db.session.add_all(new_rows)
+        db.session.commit()
         db.session.expire_all()
         return db.session.get(Organization, org.id).state_version
 
-    seen = [version()]
     monitor = Monitor(org_id=org.id, name="site", type="http")
-    db.session.add(monitor)
-    db.session.commit()
-    seen.append(version())
+    incident = Incident(org_id=org.id, monitor_id="", cause="HTTP 503", started_at=datetime.now(UTC))
+    seen = [version_after(), version_after(monitor)]
     monitor.status = "down"
-    db.session.commit()
-    seen.append(version())
-    incident = Incident(org_id=org.id, monitor_id=monitor.id, cause="HTTP 503", started_at=datetime.now(UTC))
-    db.session.add(incident)
-    db.session.commit()
-    seen.append(version())
+    seen.append(version_after())
+    incident.monitor_id = monitor.id
+    seen.append(version_after(incident))
     incident.status = "resolved"
-    db.session.commit()
-    seen.append(version())
+    seen.append(version_after())
     monitor.consecutive_failures = 3  # not shown by /status: no bump
-    db.session.commit()
-    seen.append(version())
+    seen.append(version_after())
     assert seen == [0, 1, 2, 3, 4, 4]
