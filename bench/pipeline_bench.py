@@ -712,6 +712,8 @@ def nginx_version() -> str:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.py_spy and shutil.which("py-spy") is None:
+        raise SystemExit("--py-spy needs the py-spy program on PATH: pip install py-spy")
     modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
     report: dict[str, Any] = {
         "machine": {"nproc": os.cpu_count(), "python": platform.python_version(), "nginx": nginx_version()},
