@@ -339,6 +339,17 @@ class ReceivedRequest:
         return json.loads(self.body) if self.body else None
 
 
+class LocalHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server for tests, with a listen backlog a check process cannot overflow.
+
+    socketserver's backlog is 5: 64 checks connecting at once overflowed it, and a SYN
+    dropped on a loaded machine could take a check past its timeout.
+    """
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Receiver:
     """A local HTTP server standing in for a webhook (Slack, PagerDuty...): it records every request
     and answers as it is told, in order, then ``200``.
@@ -381,8 +392,7 @@ class Receiver:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = LocalHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

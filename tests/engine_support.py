@@ -9,11 +9,11 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 from aloft.extensions import db
-from aloft.testing import TEST_SECRET_KEY
+from aloft.testing import TEST_SECRET_KEY, LocalHTTPServer
 
 #: Longest wait for something a worker does (it boots a Flask app first).
 PATIENCE = 30.0
@@ -31,7 +31,7 @@ class Target:
         self.server = self._bind(0)
         self.port = self.server.server_address[1]
 
-    def _bind(self, port: int) -> ThreadingHTTPServer:
+    def _bind(self, port: int) -> LocalHTTPServer:
         target = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,8 +47,7 @@ class Target:
             def log_message(self, *args: object) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        server.daemon_threads = True
+        server = LocalHTTPServer(("127.0.0.1", port), Handler)
         threading.Thread(target=server.serve_forever, daemon=True).start()
         return server
 

@@ -4,7 +4,7 @@ import dataclasses
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from api_support import create_monitor
@@ -18,7 +18,7 @@ from aloft.engine.scheduler import Scheduler, now_ms
 from aloft.engine.state import IncidentEvent
 from aloft.extensions import db
 from aloft.models import CheckResult, Incident, Monitor
-from aloft.testing import make_due
+from aloft.testing import LocalHTTPServer, make_due
 
 
 class Ok(BaseHTTPRequestHandler):
@@ -36,7 +36,7 @@ class Target:
     """A local HTTP server that can be stopped and started again on the same port."""
 
     def __init__(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
+        self.server = LocalHTTPServer(("127.0.0.1", 0), Ok)
         self.port = self.server.server_address[1]
         self._serve()
 
@@ -48,7 +48,7 @@ class Target:
         self.server.server_close()
 
     def start(self):
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Ok)
+        self.server = LocalHTTPServer(("127.0.0.1", self.port), Ok)
         self._serve()
 
 
@@ -118,7 +118,8 @@ def test_the_scheduler_runs_due_checks_on_the_embedded_executor(app, client, aut
     executor.close()
     db.session.expire_all()
     assert db.session.scalar(select(func.count()).select_from(CheckResult)) == 120
-    assert set(db.session.scalars(select(Monitor.status))) == {"up"}
+    failures = db.session.scalars(select(CheckResult.cause).where(CheckResult.ok.is_(False))).all()
+    assert set(db.session.scalars(select(Monitor.status))) == {"up"}, failures
     assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
     assert {row for row in db.session.scalars(select(CheckResult.monitor_id))} == set(ids)
 
