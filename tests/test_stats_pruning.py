@@ -98,7 +98,8 @@ def test_a_finished_day_is_sealed_with_its_p95_and_a_late_result_unseals_it(app,
     monitor = Monitor(org_id=org.id, name="sealed", type="http", url="http://x", interval_seconds=60)
     db.session.add(monitor)
     db.session.commit()
-    today = NOW.replace(hour=0, minute=0, second=0)
+    now = utcnow().replace(microsecond=0)  # not the module's NOW: /uptime counts days from the clock
+    today = now.replace(hour=0, minute=0, second=0)
     days_ago = [today - timedelta(days=2), today - timedelta(days=1)]
     # 100 checks on each of two finished days (10-109 ms, then 10-208 ms), one today.
     checks = [
@@ -106,7 +107,7 @@ def test_a_finished_day_is_sealed_with_its_p95_and_a_late_result_unseals_it(app,
         for number, day in enumerate(days_ago)
         for minute in range(100)
     ]
-    checks.append((min(today + timedelta(minutes=1), NOW), 7.0))
+    checks.append((min(today + timedelta(minutes=1), now), 7.0))
     record_many(
         db.session,
         [(monitor.id, int(slot.timestamp() * 1000), CheckResult(True, latency)) for slot, latency in checks],
@@ -120,8 +121,8 @@ def test_a_finished_day_is_sealed_with_its_p95_and_a_late_result_unseals_it(app,
         rows = db.session.scalars(select(Rollup).where(Rollup.monitor_id == monitor.id, Rollup.period == "day"))
         return {row.bucket_start.date().isoformat(): row.latency_p95 for row in rows}
 
-    assert pruning.seal_days(db.session, NOW) == 2
-    assert pruning.seal_days(db.session, NOW) == 0, "sealed once"
+    assert pruning.seal_days(db.session, now) == 2
+    assert pruning.seal_days(db.session, now) == 0, "sealed once"
     sealed = stored_p95()
     assert sealed[today.date().isoformat()] is None, "today can still change"
     assert [sealed[day.date().isoformat()] for day in days_ago] == [
@@ -138,5 +139,5 @@ def test_a_finished_day_is_sealed_with_its_p95_and_a_late_result_unseals_it(app,
     assert stored_p95()[days_ago[1].date().isoformat()] is None, "the late results unsealed the day"
     changed = client.get(url, headers=auth_headers).json["days"][1]
     assert changed["checks"] == 120 and changed["responseTimeP95Ms"] > computed["days"][1]["responseTimeP95Ms"]
-    assert pruning.seal_days(db.session, NOW) == 1
+    assert pruning.seal_days(db.session, now) == 1
     assert client.get(url, headers=auth_headers).json["days"][1] == changed
