@@ -18,7 +18,7 @@ from aloft.api.auth import current_org_id
 from aloft.api.blueprint import Blueprint
 from aloft.api.errors import ApiError
 from aloft.api.fields import OkSchema, Timestamp
-from aloft.api.paging import PageArgs, after, page
+from aloft.api.paging import PageArgs, fetch_page
 from aloft.channels import ChannelType, Notification
 from aloft.extensions import db
 from aloft.models import Channel, Delivery, utcnow
@@ -162,15 +162,9 @@ class Channels(MethodView):
     @blp.response(200, ChannelListSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the organization's channels, oldest first; page with `limit` and `cursor`."""
-        query = select(Channel).where(Channel.org_id == current_org_id()).order_by(Channel.created_at, Channel.id)
-        if "cursor" in args:
-            query = after(query, Channel.created_at, Channel.id, args["cursor"])
-        if "limit" not in args:
-            return {"channels": db.session.scalars(query).all()}
-        channels, next_cursor = page(
-            db.session.scalars(query.limit(args["limit"] + 1)).all(), args["limit"], lambda c: (c.created_at, c.id)
-        )
-        return {"channels": channels, "next_cursor": next_cursor}
+        query = select(Channel).where(Channel.org_id == current_org_id())
+        channels, next_cursor = fetch_page(query, Channel.created_at, Channel.id, args)
+        return {"channels": channels, "next_cursor": next_cursor} if "limit" in args else {"channels": channels}
 
     @blp.arguments(ChannelInputSchema)
     @blp.response(201, ChannelEnvelope)
@@ -280,16 +274,9 @@ class ChannelDeliveries(MethodView):
         Pages of `limit` (default 100); pass `nextCursor` as `cursor` for the next page.
         """
         channel = find_channel(channel_id)
-        query = (
-            select(Delivery)
-            .where(Delivery.channel_id == channel.id)
-            .order_by(Delivery.created_at.desc(), Delivery.id.desc())
-        )
-        if "cursor" in args:
-            query = after(query, Delivery.created_at, Delivery.id, args["cursor"], newest_first=True)
-        limit = args.get("limit", 100)
-        deliveries, next_cursor = page(
-            db.session.scalars(query.limit(limit + 1)).all(), limit, lambda d: (d.created_at, d.id)
+        query = select(Delivery).where(Delivery.channel_id == channel.id)
+        deliveries, next_cursor = fetch_page(
+            query, Delivery.created_at, Delivery.id, args, newest_first=True, default_limit=100
         )
         return {"deliveries": deliveries, "next_cursor": next_cursor}
 

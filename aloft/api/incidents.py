@@ -22,7 +22,7 @@ from aloft.api.blueprint import Blueprint
 from aloft.api.errors import ApiError
 from aloft.api.fields import Timestamp
 from aloft.api.monitors import MONITOR_NOT_FOUND
-from aloft.api.paging import MAX_PAGE, after, page
+from aloft.api.paging import MAX_PAGE, fetch_page
 from aloft.channels import NotificationKind
 from aloft.extensions import db
 from aloft.models import ApiKey, CheckResult, Incident, Monitor, utcnow
@@ -119,7 +119,6 @@ class Incidents(MethodView):
             select(Incident, Monitor.name)
             .join(Monitor, Monitor.id == Incident.monitor_id)
             .where(Incident.org_id == current_org_id())
-            .order_by(Incident.started_at.desc(), Incident.id.desc())
         )
         if "status" in args:
             query = query.where(Incident.status == args["status"])
@@ -127,13 +126,7 @@ class Incidents(MethodView):
             query = query.where(Incident.monitor_id == args["monitor_id"])
         if "since" in args:
             query = query.where(Incident.started_at >= args["since"])
-        if "cursor" in args:
-            query = after(query, Incident.started_at, Incident.id, args["cursor"], newest_first=True)
-        rows, next_cursor = page(
-            db.session.execute(query.limit(args["limit"] + 1)).all(),
-            args["limit"],
-            lambda row: (row[0].started_at, row[0].id),
-        )
+        rows, next_cursor = fetch_page(query, Incident.started_at, Incident.id, args, newest_first=True)
         keys = key_names(
             {key for incident, _ in rows for key in (incident.acknowledged_by_key_id, incident.resolved_by_key_id)}
         )

@@ -15,7 +15,7 @@ from aloft.api.auth import current_org_id
 from aloft.api.blueprint import Blueprint
 from aloft.api.errors import ApiError
 from aloft.api.fields import OkSchema, StrictBoolean, StrictInteger, Timestamp
-from aloft.api.paging import PageArgs, after, page
+from aloft.api.paging import PageArgs, fetch_page
 from aloft.extensions import db
 from aloft.models import Channel, CheckResult, Incident, Monitor, utcnow
 from aloft.pings import expect_pings, ping_url
@@ -216,16 +216,9 @@ class Monitors(MethodView):
             select(Monitor)
             .where(Monitor.org_id == current_org_id())
             .options(selectinload(Monitor.channels).load_only(Channel.id))
-            .order_by(Monitor.created_at, Monitor.id)
         )
-        if "cursor" in args:
-            query = after(query, Monitor.created_at, Monitor.id, args["cursor"])
-        if "limit" not in args:
-            return {"monitors": db.session.scalars(query).all()}
-        monitors, next_cursor = page(
-            db.session.scalars(query.limit(args["limit"] + 1)).all(), args["limit"], lambda m: (m.created_at, m.id)
-        )
-        return {"monitors": monitors, "next_cursor": next_cursor}
+        monitors, next_cursor = fetch_page(query, Monitor.created_at, Monitor.id, args)
+        return {"monitors": monitors, "next_cursor": next_cursor} if "limit" in args else {"monitors": monitors}
 
     @blp.arguments(MonitorInputSchema)
     @blp.response(201, MonitorEnvelope)

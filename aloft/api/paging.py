@@ -16,6 +16,8 @@ from typing import Any, TypeVar
 import marshmallow as ma
 from sqlalchemy import Select, and_, or_
 
+from aloft.extensions import db
+
 MAX_PAGE = 1000
 INVALID_CURSOR = "Invalid cursor; pass nextCursor from the previous page."
 
@@ -65,3 +67,37 @@ def page(
     more = len(rows) > limit
     kept = list(rows[:limit])
     return kept, encode_cursor(*position(kept[-1])) if more else None
+
+
+def fetch_page(
+    query: Select[Any],
+    when_column: Any,
+    id_column: Any,
+    args: dict[str, Any],
+    *,
+    newest_first: bool = False,
+    default_limit: int | None = None,
+) -> tuple[list[Any], str | None]:
+    """Run ``query`` in (time, id) order from ``args["cursor"]``: a page of ``args["limit"]`` rows and the next cursor.
+
+    With no limit given and no ``default_limit``, every row and no cursor. A query of one
+    entity gives the entities; of several columns, rows whose first column is the entity paged.
+    """
+    order = (when_column.desc(), id_column.desc()) if newest_first else (when_column, id_column)
+    query = query.order_by(*order)
+    if "cursor" in args:
+        query = after(query, when_column, id_column, args["cursor"], newest_first=newest_first)
+    limit = args.get("limit", default_limit)
+    single = len(query.column_descriptions) == 1
+    if limit is not None:
+        query = query.limit(limit + 1)
+    result = db.session.execute(query)
+    rows = result.scalars().all() if single else result.all()
+    if limit is None:
+        return list(rows), None
+
+    def position(row: Any) -> tuple[datetime, str]:
+        entity = row if single else row[0]
+        return getattr(entity, when_column.key), getattr(entity, id_column.key)
+
+    return page(rows, limit, position)
