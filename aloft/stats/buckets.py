@@ -45,11 +45,16 @@ def histogram(latencies: Iterable[float]) -> Histogram:
     return counts
 
 
+def add_counts(into: Histogram, counts: Mapping[str, int] | None) -> None:
+    """Add ``counts`` to the histogram ``into``, in place."""
+    for key, count in (counts or {}).items():
+        into[key] = into.get(key, 0) + count
+
+
 def merge(histograms: Iterable[Mapping[str, int] | None]) -> Histogram:
     merged: Histogram = {}
     for counts in histograms:
-        for key, count in (counts or {}).items():
-            merged[key] = merged.get(key, 0) + count
+        add_counts(merged, counts)
     return merged
 
 

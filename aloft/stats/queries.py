@@ -17,7 +17,7 @@ measured one (a refused connection measures none), read from the rollups' histog
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -26,21 +26,13 @@ from sqlalchemy.orm import Session
 
 from aloft.models import Rollup
 from aloft.stats import buckets
-from aloft.stats.rollups import PERIOD_LENGTH, period_start
+from aloft.stats.rollups import PERIOD_LENGTH, Sum, period_start
 
 
 @dataclass
-class Totals:
-    """What the checks of a window add up to."""
+class Totals(Sum):
+    """What the checks of a window add up to: the rollup rows' sums, added up."""
 
-    checks: int = 0
-    up: int = 0
-    downtime_seconds: int = 0
-    latency_count: int = 0
-    latency_sum: float = 0.0
-    latency_min: float | None = None
-    latency_max: float | None = None
-    latency_buckets: dict[str, int] = field(default_factory=dict)
     #: A sealed day's stored p95 (see aloft.stats.pruning.seal_days), used instead of the histogram.
     sealed_p95: float | None = None
 
@@ -54,7 +46,7 @@ class Totals:
             self.latency_min = row.latency_min if self.latency_min is None else min(self.latency_min, row.latency_min)
         if row.latency_max is not None:
             self.latency_max = row.latency_max if self.latency_max is None else max(self.latency_max, row.latency_max)
-        self.latency_buckets = buckets.merge([self.latency_buckets, row.latency_buckets])
+        buckets.add_counts(self.latency_buckets, row.latency_buckets)
 
     @property
     def uptime(self) -> float | None:

@@ -35,6 +35,8 @@ class Counted:
 
 @dataclass
 class Sum:
+    """What some checks add up to, as a rollup row holds it."""
+
     checks: int = 0
     up: int = 0
     downtime_seconds: int = 0
@@ -44,7 +46,7 @@ class Sum:
     latency_max: float | None = None
     latency_buckets: dict[str, int] = field(default_factory=dict)
 
-    def add(self, result: Counted) -> None:
+    def count(self, result: Counted) -> None:
         self.checks += 1
         if result.ok:
             self.up += 1
@@ -77,7 +79,7 @@ def add_to_rollups(session: Session, results: Iterable[Counted]) -> None:
     for result in results:
         for period in PERIOD_LENGTH:
             key = (result.monitor_id, period, period_start(result.checked_at, period))
-            sums.setdefault(key, Sum()).add(result)
+            sums.setdefault(key, Sum()).count(result)
     if not sums:
         return
     rows = [
