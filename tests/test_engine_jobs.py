@@ -1,10 +1,8 @@
 """Batches end to end: real HTTP servers, the embedded executor, the API showing the outcome."""
 
 import dataclasses
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler
 
 import pytest
 from api_support import create_monitor
@@ -18,45 +16,7 @@ from aloft.engine.scheduler import Scheduler, now_ms
 from aloft.engine.state import IncidentEvent
 from aloft.extensions import db
 from aloft.models import CheckResult, Incident, Monitor
-from aloft.testing import LocalHTTPServer, make_due
-
-
-class Ok(BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
-class Target:
-    """A local HTTP server that can be stopped and started again on the same port."""
-
-    def __init__(self):
-        self.server = LocalHTTPServer(("127.0.0.1", 0), Ok)
-        self.port = self.server.server_address[1]
-        self._serve()
-
-    def _serve(self):
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-    def start(self):
-        self.server = LocalHTTPServer(("127.0.0.1", self.port), Ok)
-        self._serve()
-
-
-@pytest.fixture
-def target():
-    server = Target()
-    yield server
-    server.stop()
+from aloft.testing import make_due
 
 
 def slots(start=None):

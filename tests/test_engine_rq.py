@@ -8,7 +8,6 @@ test uses a queue of its own in the test Redis database and deletes it afterward
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import threading
 import time
@@ -17,11 +16,9 @@ from pathlib import Path
 
 import pytest
 from api_support import create_monitor
-from engine_support import PATIENCE, Target, Workers, wait_for
+from engine_support import PATIENCE, Workers, wait_for
 from flask import Flask
 from rq import Queue
-from rq.job import Job
-from rq.registry import FailedJobRegistry, StartedJobRegistry
 from sqlalchemy import select
 
 from aloft.engine import scheduler as scheduling
@@ -33,29 +30,6 @@ from aloft.extensions import db
 from aloft.models import CheckResult, Incident, Monitor
 from aloft.redis_connection import connect
 from aloft.testing import make_due
-
-
-@pytest.fixture
-def target() -> Iterator[Target]:
-    server = Target()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def queue_name(redis_url: str) -> Iterator[str]:
-    """A queue of this test's own; every key RQ made for it is deleted afterwards."""
-    name = f"aloft-checks-test-{secrets.token_hex(4)}"
-    yield name
-    connection = connect(redis_url)
-    queue = Queue(name, connection=connection)
-    for registry in (StartedJobRegistry(queue=queue), FailedJobRegistry(queue=queue)):
-        for job_id in registry.get_job_ids(cleanup=False):
-            connection.delete(Job.key_for(job_id))
-    queue.delete(delete_jobs=True)
-    for key in connection.scan_iter(match=f"rq:*{name}*"):
-        connection.delete(key)
-    connection.close()
 
 
 @pytest.fixture

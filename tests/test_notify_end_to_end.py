@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from api_support import create_monitor
-from engine_support import PATIENCE, Target, Workers, wait_for
+from engine_support import PATIENCE, Workers, wait_for
 from flask import Flask
 from sqlalchemy import select
 
@@ -55,13 +55,6 @@ def aloft_settings(tmp_path, aloft_database_url, peer_environment):
 
 
 @pytest.fixture
-def target() -> Iterator[Target]:
-    server = Target()
-    yield server
-    server.close()
-
-
-@pytest.fixture
 def watched(client, auth_headers, target, receiver) -> dict:
     """A monitor of the target (down after 2 failed checks) with a Slack, an e-mail and a PagerDuty channel."""
     channels = [
@@ -86,23 +79,6 @@ def workers(app, tmp_path, aloft_database_url, redis_url, queue_name, peer_envir
     pool = Workers(tmp_path, aloft_database_url, redis_url, queue_name, **peer_environment)
     yield pool
     pool.stop()
-
-
-@pytest.fixture
-def queue_name(redis_url: str) -> Iterator[str]:
-    import secrets
-
-    from rq import Queue
-
-    from aloft.redis_connection import connect
-
-    name = f"aloft-notify-test-{secrets.token_hex(4)}"
-    yield name
-    connection = connect(redis_url)
-    Queue(name, connection=connection).delete(delete_jobs=True)
-    for key in connection.scan_iter(match=f"rq:*{name}*"):
-        connection.delete(key)
-    connection.close()
 
 
 @pytest.fixture(params=["embedded", "rq"])
