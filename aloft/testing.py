@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from sqlalchemy.engine import make_url
 
 from aloft import targets
 from aloft.app import create_app
+from aloft.channels import Notification, NotificationKind
 from aloft.checks import CheckResult
 from aloft.config import Settings
 from aloft.engine.jobs import BatchReport, run_batch
@@ -426,6 +428,28 @@ class Receiver:
         self._released.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+#: When :func:`sample_notification`'s outage started.
+SAMPLE_STARTED = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+
+
+def sample_notification(kind: NotificationKind = "opened", **fields: Any) -> Notification:
+    """A notification for channel-type tests: monitor "Shop API" (http, https://shop.example/health)
+    down with "HTTP 503" since :data:`SAMPLE_STARTED`; ``fields`` replace any of its values."""
+    values: dict[str, Any] = {
+        "kind": kind,
+        "at": SAMPLE_STARTED,
+        "monitor_id": "m-1",
+        "monitor_name": "Shop API",
+        "monitor_type": "http",
+        "monitor_target": "https://shop.example/health",
+        "link": "https://aloft.example/api/v1/monitors/m-1",
+        "incident_id": "i-1",
+        "cause": "HTTP 503",
+        "started_at": SAMPLE_STARTED,
+    }
+    return Notification(**{**values, **fields})
 
 
 @pytest.fixture

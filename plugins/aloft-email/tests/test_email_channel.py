@@ -2,33 +2,21 @@
 
 import email
 import email.policy
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import trustme
 from aloft_email import EmailChannel
 
-from aloft.channels import ChannelTarget, DeliveryError, Notification
-from aloft.testing import SmtpServer
+from aloft.channels import ChannelTarget, DeliveryError
+from aloft.testing import SAMPLE_STARTED, SmtpServer, sample_notification
 
-STARTED = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+STARTED = SAMPLE_STARTED
 RECIPIENTS = ["ops@example.com", "oncall@example.com"]
 
 
 def notification(kind="opened", name="Shop API", **fields):
-    values = {
-        "kind": kind,
-        "at": STARTED,
-        "monitor_id": "m-1",
-        "monitor_name": name,
-        "monitor_type": "http",
-        "monitor_target": "https://shop.example/health",
-        "link": "https://aloft.example/api/v1/monitors/m-1",
-        "incident_id": "i-1",
-        "cause": "HTTP 503",
-        "started_at": STARTED,
-    }
-    return Notification(**{**values, **fields})
+    return sample_notification(kind, monitor_name=name, **fields)
 
 
 def channel_type(port, mode="starttls", **environ):

@@ -1,30 +1,16 @@
 """The pagerduty channel type against a local stand-in for the Events API v2."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from aloft_pagerduty import PagerDutyChannel
 
-from aloft.channels import ChannelTarget, DeliveryError, Notification
+from aloft.channels import ChannelTarget, DeliveryError
+from aloft.testing import SAMPLE_STARTED, sample_notification
 
-STARTED = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+STARTED = SAMPLE_STARTED
 KEY = "R0UT1NGKEY0123456789ABCDEFGHIJKL"
-
-
-def notification(kind="opened", **fields):
-    values = {
-        "kind": kind,
-        "at": STARTED,
-        "monitor_id": "m-1",
-        "monitor_name": "Shop API",
-        "monitor_type": "http",
-        "monitor_target": "https://shop.example/health",
-        "link": "https://aloft.example/api/v1/monitors/m-1",
-        "incident_id": "i-1",
-        "cause": "HTTP 503",
-        "started_at": STARTED,
-    }
-    return Notification(**{**values, **fields})
+notification = sample_notification
 
 
 def send(receiver, event, severity=None):
