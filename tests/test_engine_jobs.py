@@ -1,17 +1,21 @@
 """Batches end to end: real HTTP servers, the embedded executor, the API showing the outcome."""
 
+import contextlib
 import dataclasses
+import sqlite3
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from api_support import create_monitor
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select, text, update
 
 from aloft import hookimpl
 from aloft.checks import CheckTarget
 from aloft.engine.executors import EmbeddedExecutor
 from aloft.engine.jobs import BatchReport, run_batch
+from aloft.engine.runner import Runner
 from aloft.engine.scheduler import Scheduler, now_ms
 from aloft.engine.state import IncidentEvent
 from aloft.extensions import db
@@ -82,6 +86,77 @@ def test_the_scheduler_runs_due_checks_on_the_embedded_executor(app, client, aut
     assert set(db.session.scalars(select(Monitor.status))) == {"up"}, failures
     assert db.session.scalar(select(func.count()).select_from(Incident)) == 0
     assert {row for row in db.session.scalars(select(CheckResult.monitor_id))} == set(ids)
+
+
+@contextlib.contextmanager
+def results_locked():
+    """Another connection holds what recording needs: the recorder waits until the block ends."""
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        other = sqlite3.connect(url.database, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        return
+    with db.engine.connect() as other:
+        other.execute(text("LOCK TABLE check_results IN EXCLUSIVE MODE"))
+        try:
+            yield
+        finally:
+            other.rollback()
+
+
+def submit_in_background(runner, claims):
+    done = threading.Event()
+
+    def submit():
+        with runner.app.app_context():
+            runner.submit(claims)
+        done.set()
+
+    threading.Thread(target=submit, daemon=True).start()
+    return done
+
+
+def test_the_runner_limits_checks_running_and_checks_in_hand_separately(app, client, auth_headers, target):
+    url = f"http://127.0.0.1:{target.port}"
+    held = [create_monitor(client, auth_headers, name=f"held{i}", url=f"{url}/held/{i}")["id"] for i in range(3)]
+    fast = [create_monitor(client, auth_headers, name=f"fast{i}", url=f"{url}/fast/{i}")["id"] for i in range(6)]
+    target.hanging.update(f"/held/{i}" for i in range(3))
+    slot = now_ms() - 60_000
+    runner = Runner(app, concurrency=4, max_running=2, max_in_flight=6).start()
+    try:
+        runner.submit([(held[0], slot), (held[1], slot)])
+        third = submit_in_background(runner, [(held[2], slot)])
+        assert not third.wait(1.0), "two checks were running: the third waits"
+        target.hanging.clear()
+        target.release.set()
+        assert third.wait(10), "the held checks finished: the third was handed over"
+        deadline = time.monotonic() + 10
+        while runner.in_flight and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert runner.in_flight == 0
+
+        with results_locked():
+            # Finished checks that wait to be recorded do not count as running ...
+            for monitor_id in fast:
+                assert submit_in_background(runner, [(monitor_id, slot)]).wait(10)
+            deadline = time.monotonic() + 10
+            while len(target.arrivals) < 9 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert len(target.arrivals) == 9, "all six ran while none could be recorded"
+            # ... but they are in hand: with six in hand, the next check waits.
+            seventh = submit_in_background(runner, [(held[0], slot + 60_000)])
+            assert not seventh.wait(1.0)
+            assert runner.in_flight == 6
+        assert seventh.wait(30), "once recorded, they made room"
+    finally:
+        runner.close()
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(CheckResult)) == 10
 
 
 def test_paused_monitors_are_not_checked(app, client, auth_headers, target):

@@ -6,10 +6,15 @@ thread writes whatever has finished in one transaction, then tells the observers
 check (a host that takes its whole timeout to answer) holds one check thread, never the
 checks it was claimed with nor the recording of anyone else's.
 
-At most ``max_in_flight`` checks are in hand (handed over, not yet recorded): past that,
-``submit`` waits, so a worker that falls behind takes no more jobs, and an embedded
-scheduler claims its next stretch later (each monitor is then checked once, at its latest
-slot, rather than replaying a backlog).
+Two limits make ``submit`` wait: at most ``max_running`` checks in the check process (sent,
+not finished), and at most ``max_in_flight`` in hand (sent, not yet recorded). The first
+keeps enough queued to keep every check thread busy; the second is the back-pressure: a
+worker whose recording falls behind takes no more jobs, and an embedded scheduler claims
+its next stretch later (each monitor is then checked once, at its latest slot, rather than
+replaying a backlog). They are separate because a group being written and the checks
+finishing meanwhile are in hand too: with one limit of 512, a group of 1,000 being written
+left the check threads nothing to do for most of each write (the checks-per-second ceiling
+rose by a tenth when they were split).
 """
 
 from __future__ import annotations
@@ -42,11 +47,20 @@ GIVE_UP_AFTER_TIMEOUT_SECONDS = 300
 class Runner:
     """Checks of claimed monitors run in a child process and recorded here as they finish."""
 
-    def __init__(self, app: Flask, *, concurrency: int | None = None, max_in_flight: int | None = None) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        concurrency: int | None = None,
+        max_running: int | None = None,
+        max_in_flight: int | None = None,
+    ) -> None:
         settings = app.extensions["aloft.settings"]
         self.app = app
         self.concurrency = concurrency or settings.check_concurrency
-        self.max_in_flight = max_in_flight or 8 * self.concurrency
+        self.max_running = max_running or 8 * self.concurrency
+        # Room for the group being written and as many finishing meanwhile, beside a full check process.
+        self.max_in_flight = max_in_flight or self.max_running + 2 * MAX_GROUP
         self.process = CheckProcess(
             self._finished_checks,
             self._lost_checks,
@@ -59,6 +73,8 @@ class Runner:
         #: Handed over and not yet recorded, with when each was handed over (monotonic seconds).
         self._in_hand: dict[Key, tuple[CheckTarget, float]] = {}
         self._finished: list[Outcome] = []
+        #: How many outcomes the recorder has taken and not yet written.
+        self._recording = 0
         self._stopping = False
         self._recorder = threading.Thread(target=self._record_forever, name="aloft-recorder", daemon=True)
         self.recorded = 0
@@ -73,6 +89,13 @@ class Runner:
         """Checks handed over and not yet recorded."""
         with self._changed:
             return len(self._in_hand)
+
+    def _running(self) -> int:
+        """Checks in the check process (in hand, not finished); call with ``_changed`` held."""
+        return len(self._in_hand) - len(self._finished) - self._recording
+
+    def _full(self) -> bool:
+        return len(self._in_hand) >= self.max_in_flight or self._running() >= self.max_running
 
     def submit(self, claims: Sequence[tuple[str, int]]) -> int:
         """Hand the claimed checks (``(monitor_id, slot_ms)`` pairs) to the check process; returns how many.
@@ -89,7 +112,7 @@ class Runner:
             db.session.rollback()  # no transaction held open while the checks run
         work = [((target.id, slot), target) for target in targets for slot in slots[target.id]]
         with self._changed:
-            while len(self._in_hand) >= self.max_in_flight and not self._stopping:
+            while self._full() and not self._stopping:
                 self._changed.wait()
             if self._stopping:
                 raise RuntimeError("the check runner is shutting down")
@@ -127,6 +150,8 @@ class Runner:
                     self._record(group)
                 except Exception:  # never let the recorder die: later checks must still be recorded
                     log.exception("recording a group of %d checks failed", len(group))
+                    with self._changed:
+                        self._recording = 0
 
     def _next_group(self) -> list[tuple[Key, CheckTarget, CheckResult | None]] | None:
         """Wait for finished checks; None once the runner is closing and nothing is left in hand."""
@@ -141,7 +166,9 @@ class Runner:
             while len(self._finished) < MAX_GROUP and (left := gather_until - time.monotonic()) > 0:
                 self._changed.wait(timeout=left)
             group, self._finished = self._finished[:MAX_GROUP], self._finished[MAX_GROUP:]
-            return [(key, self._in_hand[key][0], result) for key, result in group if key in self._in_hand]
+            taken = [(key, self._in_hand[key][0], result) for key, result in group if key in self._in_hand]
+            self._recording = len(taken)
+            return taken
 
     def _give_up_on_stuck_checks(self) -> None:
         now = time.monotonic()
@@ -174,6 +201,7 @@ class Runner:
         with self._changed:
             for key, _, _ in group:
                 self._in_hand.pop(key, None)
+            self._recording = 0
             if report is not None:
                 self.recorded += report.recorded
             self._changed.notify_all()
