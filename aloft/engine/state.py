@@ -82,6 +82,11 @@ class MonitorState:
     url: str | None
     interval_seconds: int
     changed: bool = False
+    #: Status and consecutive failures as read: most checks change neither, only ``last_checked_at``.
+    read_as: tuple[str, int] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.read_as = (self.status, self.consecutive_failures)
 
 
 @dataclass
@@ -133,7 +138,7 @@ def lock_monitors(session: Session, monitor_ids: Iterable[str]) -> dict[str, Mon
         session.execute(text("BEGIN IMMEDIATE"))
     if not ids:
         return {}
-    columns = [MONITORS.c[name] for name in MonitorState.__dataclass_fields__ if name != "changed"]
+    columns = [MONITORS.c[name] for name in MonitorState.__dataclass_fields__ if name not in ("changed", "read_as")]
     # FOR NO KEY UPDATE on PostgreSQL: the lock an UPDATE takes, which leaves the rows
     # free for the foreign-key checks of the results inserted for them.
     locked = select(*columns).where(among(session, MONITORS.c.id, ids)).order_by(MONITORS.c.id)
@@ -266,7 +271,13 @@ def _write(session: Session, batch: Batch) -> None:
     update_monitor_states(
         session,
         [
-            (monitor.id, monitor.status, monitor.consecutive_failures, monitor.last_checked_at)
+            (
+                monitor.id,
+                monitor.status,
+                monitor.consecutive_failures,
+                monitor.last_checked_at,
+                (monitor.status, monitor.consecutive_failures) != monitor.read_as,
+            )
             for monitor in batch.monitors.values()
             if monitor.changed
         ],
