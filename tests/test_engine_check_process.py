@@ -1,10 +1,11 @@
 """One check guarded against its plugin: a crash or a bad result fails that check alone."""
 
+import dataclasses
 import json
 import math
 
 from aloft.checks import CheckResult, CheckTarget, CheckType
-from aloft.engine.check_process import run_check
+from aloft.engine.check_process import _fields, run_check
 
 MONITOR = CheckTarget(
     id="m1", name="site", type="odd", url="http://x", timeout_seconds=10, interval_seconds=60, settings={}
@@ -51,3 +52,10 @@ def test_details_that_are_not_json_are_replaced_so_the_batch_can_be_stored(caplo
 
 def test_a_monitor_whose_type_is_not_installed_is_not_checked():
     assert run_check(None, MONITOR) is None
+
+
+def test_a_result_crosses_to_the_parent_whole():
+    result = CheckResult(ok=False, latency_ms=12.5, cause="HTTP 503", details={"statusCode": 503})
+    sent = _fields(result)
+    assert len(sent) == len(dataclasses.fields(CheckResult)), "a field CheckResult gained must be sent too"
+    assert CheckResult(*sent) == result

@@ -24,7 +24,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import astuple, replace
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -74,6 +74,11 @@ def storable(result: object, monitor: CheckTarget) -> CheckResult:
             log.error("check type %r returned details that are not JSON for monitor %s", monitor.type, monitor.id)
             result = replace(result, details={"error": "the check type returned details that are not JSON"})
     return result
+
+
+def _fields(result: CheckResult) -> tuple[Any, ...]:
+    """``CheckResult(*_fields(result)) == result``."""
+    return (result.ok, result.latency_ms, result.cause, result.details)
 
 
 class CheckProcess:
@@ -218,8 +223,8 @@ def _child_main(connection: Connection, threads: int, plugins_disabled: list[str
             key, target = item
             try:
                 result = run_check(check_types.get(target.type), target)
-                # Sent back as a plain tuple: cheaper to pickle than the dataclass.
-                finished.put((key, None if result is None else astuple(result)))
+                # Sent back as a plain tuple: cheaper to pickle than the dataclass (and astuple's deep copy, 5 us).
+                finished.put((key, None if result is None else _fields(result)))
             except BaseException:  # run_check catches plugins' errors; this keeps the count right regardless
                 log.exception("checking monitor %s failed", target.id)
                 finished.put((key, None))
