@@ -1,9 +1,13 @@
 """The state machine: confirmed failures open one incident, the first success resolves it."""
 
+from datetime import UTC, datetime, timedelta, timezone
+
 from sqlalchemy import func, select
+from sqlalchemy.dialects import sqlite
 
 from aloft.checks import CheckResult
 from aloft.engine.state import record, record_many, slot_time
+from aloft.engine.statements import sqlite_time
 from aloft.extensions import db
 from aloft.models import CheckResult as CheckResultRow
 from aloft.models import Incident, Monitor
@@ -118,3 +122,29 @@ def test_a_batch_applies_its_results_oldest_slot_first(app, org):
 
 def test_slots_become_times_exact_to_the_millisecond():
     assert slot_time(1_800_000_000_123).isoformat() == "2027-01-15T08:00:00.123000+00:00"
+
+
+def test_sqlite_times_are_written_as_sqlalchemy_writes_them():
+    from_sqlalchemy = sqlite.DATETIME().bind_processor(sqlite.dialect())
+    for moment in (
+        slot_time(1_800_000_000_123),
+        datetime(2026, 11, 23, 23, 59, 59, 999_999, tzinfo=UTC),
+        datetime(2026, 11, 24, 1, 0, tzinfo=timezone(timedelta(hours=2))),  # 23:00 the day before, UTC
+    ):
+        naive_utc = moment.astimezone(UTC).replace(tzinfo=None)
+        assert sqlite_time(moment) == from_sqlalchemy(naive_utc)
+
+
+def test_a_check_that_changes_only_the_time_keeps_status_and_failures(app, org):
+    monitor = monitor_in(org)
+    feed(monitor, DOWN)
+    assert (monitor.status, monitor.consecutive_failures) == ("pending", 1)
+    feed(monitor, UP, UP, start=SLOT + 60_000)
+    assert (monitor.status, monitor.consecutive_failures) == ("up", 0)
+    feed(monitor, UP, start=SLOT + 180_000)
+    assert (monitor.status, monitor.consecutive_failures) == ("up", 0)
+    assert monitor.last_checked_at == slot_time(SLOT + 180_000)
+    # A batch that goes down and comes back ends where it began: only the time is written.
+    feed_batch(monitor, (SLOT + 240_000, DOWN), (SLOT + 300_000, UP))
+    assert (monitor.status, monitor.consecutive_failures) == ("up", 0)
+    assert monitor.last_checked_at == slot_time(SLOT + 300_000)

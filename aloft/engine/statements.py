@@ -19,18 +19,7 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    BigInteger,
-    ColumnElement,
-    String,
-    Text,
-    bindparam,
-    cast,
-    func,
-    select,
-    text,
-)
+from sqlalchemy import JSON, BigInteger, ColumnElement, String, Text, bindparam, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from aloft.checks import CheckResult
