@@ -13,8 +13,8 @@ worker whose recording falls behind takes no more jobs, and an embedded schedule
 its next stretch later (each monitor is then checked once, at its latest slot, rather than
 replaying a backlog). They are separate because a group being written and the checks
 finishing meanwhile are in hand too: with one limit of 512, a group of 1,000 being written
-left the check threads nothing to do for most of each write (the checks-per-second ceiling
-rose by a tenth when they were split).
+left the check threads nothing to do for most of each write (splitting them raised the
+embedded ceiling from 2,033 to 2,339 checks/s; docs/engine-benchmarks.md).
 """
 
 from __future__ import annotations
