@@ -93,20 +93,21 @@ def add_to_rollups(session: Session, results: Iterable[Counted]) -> None:
             total.count(result, bucket)
     if not sums:
         return
-    rows = [
-        (monitor_id, period, datetime.fromtimestamp(start, UTC), added)
-        for (monitor_id, period, start), added in sorted(sums.items(), key=_order)
-    ]
-    if on_postgresql(session):
-        given = [[m, p, start.isoformat(), *_values(added)] for m, p, start, added in rows]
+    rows = sorted(sums.items(), key=_order)
+    postgresql = on_postgresql(session)
+    # A group spans a few periods: each start becomes the database's time text once, not once per row.
+    as_text = datetime.isoformat if postgresql else sqlite_time
+    text_of = {start: as_text(datetime.fromtimestamp(start, UTC)) for start in {start for _, _, start in sums}}
+    if postgresql:
+        given = [[m, p, text_of[start], *_values(added), added.latency_buckets] for (m, p, start), added in rows]
         session.execute(_UPSERT_POSTGRESQL, {"rows": json.dumps(given)})
     else:
         # Plain tuples to the driver: SQLAlchemy's per-row parameter handling cost more than SQLite's work.
         session.connection().exec_driver_sql(
             _UPSERT_SQLITE,
             [
-                (m, p, sqlite_time(start), *_values(added)[:-1], json.dumps(added.latency_buckets))
-                for m, p, start, added in rows
+                (m, p, text_of[start], *_values(added), json.dumps(added.latency_buckets))
+                for (m, p, start), added in rows
             ],
         )
 
@@ -116,6 +117,7 @@ def _order(item: tuple[tuple[str, str, int], Sum]) -> tuple[str, str, int]:
 
 
 def _values(added: Sum) -> list[object]:
+    """The row's counts and latency figures, in column order (the histogram follows them)."""
     return [
         added.checks,
         added.up,
@@ -124,7 +126,6 @@ def _values(added: Sum) -> list[object]:
         added.latency_sum,
         added.latency_min,
         added.latency_max,
-        added.latency_buckets,
     ]
 
 
