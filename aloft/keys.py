@@ -82,12 +82,14 @@ def new_key(
 ) -> tuple[ApiKey, str]:
     """Build (not yet add to a session) a key and return it with its raw token.
 
-    The raw token exists only in the return value: show it once, never store it.
+    A key minted without a ``user`` is the operator's (``aloft keys create``) and acts as an
+    admin. The raw token exists only in the return value: show it once, never store it.
     """
     token = generate_token()
     key = ApiKey(
         organization=organization,
         user=user,
+        minted_by_operator=user is None,
         name=name,
         prefix=token[:DISPLAY_PREFIX_LENGTH],
         token_hash=hash_token(secret_key, token),
@@ -95,7 +97,3 @@ def new_key(
         expires_at=expires_at,
     )
     return key, token
-
-
-def key_has_scope(key: ApiKey, scope: str) -> bool:
-    return key.scopes is None or scope in key.scopes

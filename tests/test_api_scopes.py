@@ -56,7 +56,7 @@ def test_a_key_reaches_an_endpoint_only_with_its_scope(
 ):
     monitor = create_monitor(client, auth_headers)
     channel = client.post("/api/v1/channels", json=SLACK, headers=auth_headers).json["channel"]
-    target_key, _ = issue_key(app, org, "target")
+    target_key, _ = issue_key(app, org, "target", scopes=[])  # revocable by any admin's key
     _, token = issue_key(app, org, f"only {scope}", scopes=[scope])
     incident = open_incident(monitor["id"])
     path = template.format(monitor=monitor["id"], key=target_key.id, channel=channel["id"], incident=incident)

@@ -100,6 +100,28 @@ def test_upgrading_keeps_existing_monitors_results_and_incidents(fresh_app):
     assert counts == [1, 1, 1]
 
 
+def test_keys_without_a_user_before_0008_stay_the_operators_and_keys_with_one_do_not(fresh_app):
+    upgrade(revision="0007")
+    with db.engine.begin() as connection:
+        connection.execute(text(EXISTING_ROWS[0]), {"now": datetime.now(UTC).replace(tzinfo=None)})
+        connection.execute(
+            text("INSERT INTO users (id, email, name, created_at) VALUES ('u1', 'a@b.c', '', :now)"),
+            {"now": datetime.now(UTC).replace(tzinfo=None)},
+        )
+        for key_id, user_id in (("k1", None), ("k2", "u1")):
+            connection.execute(
+                text(
+                    "INSERT INTO api_keys (id, org_id, user_id, name, prefix, token_hash, created_at)"
+                    " VALUES (:id, 'o1', :user, 'key', 'ur_', :id, :now)"
+                ),
+                {"id": key_id, "user": user_id, "now": datetime.now(UTC).replace(tzinfo=None)},
+            )
+    upgrade()
+    with db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, minted_by_operator FROM api_keys ORDER BY id")).all()
+    assert [(key_id, bool(flag)) for key_id, flag in rows] == [("k1", True), ("k2", False)]
+
+
 @pytest.mark.parametrize(
     "steps",
     [[(upgrade, "head")], [(upgrade, "head"), (downgrade, "0003"), (upgrade, "head")]],

@@ -1,9 +1,12 @@
-"""Who is calling: the Bearer token names an API key, its organization and its scopes.
+"""Who is calling: the Bearer token names an API key, its organization and what it may do.
 
 Two request hooks sandwich the rate limiter, so that a refused request is still counted
 and still carries the ``X-RateLimit-*`` headers: :func:`identify` finds the key (or notes
 why there is none), the limiter counts the request against that key or the client IP,
 and :func:`enforce` answers 401 or 403 before the view runs.
+
+What a key may do (:mod:`aloft.access`) depends on its minter's role, read in the same query
+as the key on every request: a demotion or removal applies to the very next request.
 """
 
 from __future__ import annotations
@@ -12,13 +15,14 @@ from datetime import timedelta
 
 from flask import current_app, g, request
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, update
 
+from aloft.access import Rights, key_rights
 from aloft.api.blueprint import Blueprint
 from aloft.api.errors import error_response
 from aloft.extensions import db
-from aloft.keys import hash_token, key_has_scope, looks_like_token
-from aloft.models import ApiKey, utcnow
+from aloft.keys import hash_token, looks_like_token
+from aloft.models import ApiKey, Membership, utcnow
 
 MISSING_HEADER = "Missing or malformed Authorization header. Expected 'Bearer <token>'."
 INVALID_TOKEN = "Invalid API token"
@@ -37,6 +41,7 @@ def endpoint_blueprint() -> Blueprint | None:
 
 def identify() -> None:
     g.api_key = None
+    g.rights = None
     g.auth_error = None
     g.auth_required = endpoint_blueprint() is not None
     if not g.auth_required:
@@ -46,16 +51,22 @@ def identify() -> None:
     if scheme.lower() != "bearer" or not token or " " in token:
         g.auth_error = MISSING_HEADER
         return
-    key = None
+    key, minter_role = None, None
     if looks_like_token(token):
         token_hash = hash_token(current_app.extensions["aloft.settings"].secret_key, token)
-        key = db.session.scalar(select(ApiKey).where(ApiKey.token_hash == token_hash))
+        key, minter_role = db.session.execute(
+            select(ApiKey, Membership.role)
+            .outerjoin(Membership, and_(Membership.org_id == ApiKey.org_id, Membership.user_id == ApiKey.user_id))
+            .where(ApiKey.token_hash == token_hash)
+        ).one_or_none() or (None, None)
     if key is None or key.revoked_at is not None:
         g.auth_error = INVALID_TOKEN
     elif key.expires_at is not None and key.expires_at <= utcnow():
         g.auth_error = EXPIRED_TOKEN
+    elif (rights := key_rights(key, minter_role)) is None:
+        g.auth_error = INVALID_TOKEN  # its minter left the organization: the key is as good as revoked
     else:
-        g.api_key = key
+        g.api_key, g.rights = key, rights
 
 
 def enforce() -> ResponseReturnValue | None:
@@ -68,7 +79,7 @@ def enforce() -> ResponseReturnValue | None:
         return None
     blueprint = endpoint_blueprint()
     scope = blueprint.required_scope(request.method) if blueprint else None
-    if scope is not None and not key_has_scope(key, scope):
+    if scope is not None and not g.rights.has_scope(scope):
         return error_response(403, f"Missing required scope: {scope}")
     _touch(key)
     return None
@@ -84,6 +95,17 @@ def _touch(key: ApiKey) -> None:
 def current_key() -> ApiKey:
     """The calling key; only valid inside a view that needs one."""
     return g.api_key
+
+
+def current_rights() -> Rights:
+    """What the calling key may do in this request; only valid inside a view that needs a key."""
+    return g.rights
+
+
+def caller_has_scope(scope: str) -> bool:
+    """Whether the caller may use ``scope`` (False outside a request made with a key)."""
+    rights: Rights | None = g.get("rights")
+    return rights is not None and rights.has_scope(scope)
 
 
 def current_org_id() -> str:

@@ -1,4 +1,8 @@
-"""``/api/v1/keys``: list, create and revoke the organization's API keys."""
+"""``/api/v1/keys``: list, create and revoke the organization's API keys.
+
+A key cannot escalate: it grants only scopes it may use itself, mints no key that outlives
+it, and revokes (as an admin, by its minter's current role) only keys whose scopes it has.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,15 @@ from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import select
 
-from aloft.api.auth import current_key, current_org_id
+from aloft.access import REVOKE_KEYS
+from aloft.api.auth import current_key, current_org_id, current_rights
 from aloft.api.blueprint import Blueprint
 from aloft.api.errors import ApiError
 from aloft.api.fields import OkSchema, Timestamp
 from aloft.extensions import db
 from aloft.keys import SCOPES, new_key
-from aloft.models import ApiKey, Membership, Organization, utcnow
+from aloft.models import ApiKey, Organization, utcnow
+from aloft.times import isoformat_z
 
 blp = Blueprint(
     "keys",
@@ -58,9 +64,16 @@ class KeyInputSchema(ma.Schema):
     name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
     scopes = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(SCOPES)),
-        metadata={"description": "Omitted: the calling key's own scopes."},
+        metadata={"description": "Omitted: the scopes the calling key may use."},
     )
-    expires_at = Timestamp(data_key="expiresAt", allow_none=True, metadata={"description": "Omitted: never."})
+    expires_at = Timestamp(
+        data_key="expiresAt",
+        allow_none=True,
+        metadata={
+            "description": "Omitted: the calling key's expiry (never, for a key that does not expire). "
+            "Never later than the calling key's."
+        },
+    )
 
     @ma.validates("expires_at")
     def validate_expiry(self, value: Any, **kwargs: Any) -> None:
@@ -82,25 +95,37 @@ class Keys(MethodView):
 
     @blp.arguments(KeyInputSchema)
     @blp.response(201, CreatedKeyEnvelope)
-    @blp.alt_response(403, response="FORBIDDEN", description="A scope the calling key does not have.")
+    @blp.alt_response(
+        403, response="FORBIDDEN", description="A scope the calling key does not have, or an expiry after its own."
+    )
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
         """Create a key; its token is in this response only.
 
-        A key can grant only scopes it has itself.
+        A key can grant only scopes it may use itself, and cannot mint a key that outlives it.
+        The new key has the same minter as the calling key.
         """
-        caller = current_key()
-        scopes = data.get("scopes", caller.scopes)
-        if scopes is not None and caller.scopes is not None:
-            missing = [scope for scope in SCOPES if scope in scopes and scope not in caller.scopes]
-            if missing:
-                raise ApiError(403, f"Cannot grant scopes the calling key does not have: {', '.join(missing)}")
+        caller, rights = current_key(), current_rights()
+        if "scopes" in data:
+            scopes = data["scopes"]
+        else:
+            scopes = None if caller.scopes is None and not rights.lacks(None) else sorted(rights.scopes)
+        missing = rights.lacks(scopes)
+        if missing:
+            raise ApiError(403, f"Cannot grant scopes the calling key does not have: {', '.join(missing)}")
+        expires_at = data.get("expires_at", caller.expires_at)
+        if caller.expires_at is not None and (expires_at is None or expires_at > caller.expires_at):
+            raise ApiError(
+                403,
+                "A key cannot mint a key that outlives it: expiresAt must not be later than "
+                f"{isoformat_z(caller.expires_at)}, when the calling key expires",
+            )
         organization = db.session.get(Organization, caller.org_id)
         key, token = new_key(
             current_app.extensions["aloft.settings"].secret_key,
             organization,
             data["name"],
             scopes=scopes,
-            expires_at=data.get("expires_at"),
+            expires_at=expires_at,
             user=caller.user,
         )
         db.session.add(key)
@@ -112,27 +137,32 @@ class Keys(MethodView):
 @blp.route("/<key_id>")
 class KeyById(MethodView):
     @blp.response(200, OkSchema)
-    @blp.alt_response(403, response="FORBIDDEN", description="The calling key's user is not an admin.")
+    @blp.alt_response(
+        403,
+        response="FORBIDDEN",
+        description="The calling key's minter is not an admin, or the key has scopes the calling key does not.",
+    )
     @blp.alt_response(404, response="NOT_FOUND")
     def delete(self, key_id: str) -> dict[str, bool]:
-        """Revoke a key (admins only). Its very next request is refused."""
+        """Revoke a key. Its very next request is refused.
+
+        Revoking another key needs an admin's key (by the minter's role now) holding every
+        scope the revoked key has; a key may always revoke itself.
+        """
         key = db.session.scalar(
             select(ApiKey).where(ApiKey.id == key_id, ApiKey.org_id == current_org_id(), ApiKey.revoked_at.is_(None))
         )
         if key is None:
             raise ApiError(404, "API key not found")
-        if not caller_is_admin(current_key()):
-            raise ApiError(403, "Only admins can revoke API keys")
+        if key.id != current_key().id:
+            rights = current_rights()
+            if not rights.may(REVOKE_KEYS):
+                raise ApiError(403, "Only admins can revoke API keys")
+            missing = rights.lacks(key.scopes)
+            if missing:
+                raise ApiError(
+                    403, f"Cannot revoke a key with scopes the calling key does not have: {', '.join(missing)}"
+                )
         key.revoked_at = utcnow()
         db.session.commit()
         return {"ok": True}
-
-
-def caller_is_admin(key: ApiKey) -> bool:
-    """Keys minted by the operator (no user) act as admins; others by their user's role."""
-    if key.user_id is None:
-        return True
-    role = db.session.scalar(
-        select(Membership.role).where(Membership.org_id == key.org_id, Membership.user_id == key.user_id)
-    )
-    return role == "admin"

@@ -1,0 +1,67 @@
+"""What a role may do in an organization, and so what a key may do: Aloft's access rules, in one place.
+
+A key acts with its own scopes cut down to what its minter's role allows *now*. The role is
+looked up on every request, so demoting or removing a person takes effect at their keys'
+very next request. A key minted by the operator (``aloft keys create``: no person behind it)
+acts as an admin; a key whose minter is no longer a member of its organization has no
+rights at all (it answers 401 "Invalid API token", like a revoked key).
+
+Roles to come (``viewer``) and actions to come (managing members) are added here and
+nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aloft.keys import SCOPES
+from aloft.models import ApiKey
+
+#: The scopes a role's keys may use; a key's own scopes beyond these are dormant.
+ROLE_SCOPES: dict[str, frozenset[str]] = {
+    "admin": frozenset(SCOPES),
+    "member": frozenset(SCOPES),
+}
+
+#: Revoking another key (a key may always revoke itself).
+REVOKE_KEYS = "revoke keys"
+#: What a role may do whatever its keys' scopes.
+ROLE_ACTIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset({REVOKE_KEYS}),
+    "member": frozenset(),
+}
+
+#: The role keys minted by the operator act with.
+OPERATOR_ROLE = "admin"
+
+
+@dataclass(frozen=True)
+class Rights:
+    """What a key may do in this request: its role's actions and the scopes both it and its role have."""
+
+    role: str
+    scopes: frozenset[str]
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+    def may(self, action: str) -> bool:
+        return action in ROLE_ACTIONS[self.role]
+
+    def lacks(self, scopes: list[str] | None) -> list[str]:
+        """Of ``scopes`` (None: all of them), those these rights do not have, in canonical order."""
+        wanted = SCOPES if scopes is None else scopes
+        return [scope for scope in SCOPES if scope in wanted and scope not in self.scopes]
+
+
+def key_rights(key: ApiKey, minter_role: str | None) -> Rights | None:
+    """What ``key`` may do, given the role its minter holds now in the key's organization.
+
+    ``minter_role`` is None when the minter is no longer a member (or was deleted): the key
+    may do nothing, and None is returned. A key the operator minted acts as an admin.
+    """
+    role = OPERATOR_ROLE if key.minted_by_operator else minter_role
+    if role is None:
+        return None
+    own = frozenset(SCOPES) if key.scopes is None else frozenset(key.scopes)
+    return Rights(role, own & ROLE_SCOPES[role])
