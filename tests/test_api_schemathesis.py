@@ -25,7 +25,13 @@ def api_schema(tmp_path, aloft_database_url, app, org, client, auth_headers):
     # A generous limit: this test sends thousands of requests with one key.
     fuzzed = create_app(make_settings(tmp_path, aloft_database_url, ALOFT_RATE_LIMIT="1000000"))
     db.session.add(
-        ApiKey(org_id=org.id, name="schemathesis", prefix=TOKEN[:12], token_hash=hash_token(TEST_SECRET_KEY, TOKEN))
+        ApiKey(
+            org_id=org.id,
+            name="schemathesis",
+            prefix=TOKEN[:12],
+            token_hash=hash_token(TEST_SECRET_KEY, TOKEN),
+            minted_by_operator=True,
+        )
     )
     db.session.commit()
     client.post(

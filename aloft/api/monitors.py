@@ -11,7 +11,7 @@ from flask.views import MethodView
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
-from aloft.api.auth import current_org_id
+from aloft.api.auth import caller_has_scope, current_org_id
 from aloft.api.blueprint import Blueprint
 from aloft.api.errors import ApiError
 from aloft.api.fields import OkSchema, StrictBoolean, StrictInteger, Timestamp
@@ -151,15 +151,22 @@ class MonitorSchema(ma.Schema):
         "dump_ping_url",
         data_key="pingUrl",
         allow_none=True,
-        required=True,
         metadata={
             "type": "string",
-            "description": "Passive types (heartbeat): the URL the job pings; keep it secret. Null otherwise.",
+            "description": "Passive types (heartbeat): the URL the job pings; keep it secret. Null otherwise. "
+            "Only keys with `monitors:write` see it: whoever has it can report the job's success or failure.",
         },
     )
 
     def dump_ping_url(self, monitor: Monitor) -> str | None:
         return ping_url(current_app.extensions["aloft.settings"].base_url, monitor.ping_token)
+
+    @ma.post_dump
+    def hide_ping_url_from_readers(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        # A ping URL is a credential for the job's reports: reading monitors must not hand it out.
+        if not caller_has_scope("monitors:write"):
+            data.pop("pingUrl", None)
+        return data
 
 
 class MonitorEnvelope(ma.Schema):

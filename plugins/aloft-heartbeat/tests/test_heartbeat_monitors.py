@@ -3,6 +3,8 @@
 import pytest
 from heartbeat_support import HEARTBEAT, create_heartbeat, ping_path, token_of
 
+from aloft.testing import issue_key
+
 TOKEN_ALPHABET = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -13,6 +15,19 @@ def test_a_heartbeat_monitor_gets_a_ping_url_with_an_unguessable_token(client, a
     other = create_heartbeat(client, auth_headers, name="Other job")
     assert token_of(other) != token
     assert heartbeat["url"] is None and heartbeat["settings"] == {"graceSeconds": 60}
+
+
+def test_only_keys_that_can_write_monitors_see_the_ping_url(client, app, org, heartbeat):
+    _, reader = issue_key(app, org, "dashboard", scopes=["monitors:read"])
+    listed = client.get("/api/v1/monitors", headers={"Authorization": f"Bearer {reader}"})
+    one = client.get(f"/api/v1/monitors/{heartbeat['id']}", headers={"Authorization": f"Bearer {reader}"})
+    assert listed.status_code == one.status_code == 200
+    assert listed.json["monitors"][0]["id"] == one.json["monitor"]["id"] == heartbeat["id"]
+    assert "pingUrl" not in listed.json["monitors"][0] and "pingUrl" not in one.json["monitor"]
+    assert token_of(heartbeat) not in listed.get_data(as_text=True) + one.get_data(as_text=True)
+    _, editor = issue_key(app, org, "editor", scopes=["monitors:read", "monitors:write"])
+    shown = client.get(f"/api/v1/monitors/{heartbeat['id']}", headers={"Authorization": f"Bearer {editor}"})
+    assert shown.json["monitor"]["pingUrl"] == heartbeat["pingUrl"]
 
 
 def test_a_monitor_that_reaches_out_has_no_ping_url(client, auth_headers):
