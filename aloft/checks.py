@@ -10,8 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache, lru_cache
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 import marshmallow
+
+from aloft import targets
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,32 @@ class CheckType:
         """None when ``url`` suits this type, else what is wrong (shown when a monitor is saved)."""
         return None
 
+    @classmethod
+    def target_host(cls, url: str) -> str | None:
+        """The host a check of ``url`` (already valid) connects to; None when it names none.
+
+        When it is an IP address the target policy refuses, the monitor is refused when it is
+        saved (a name is judged when a check resolves it). The default reads
+        ``scheme://host[:port]…``, ``host[:port]`` and ``[IPv6]:port``; override it for
+        targets written otherwise.
+        """
+        try:
+            return urlsplit(url if "://" in url else f"//{url}").hostname
+        except ValueError:
+            return None
+
     def run(self, monitor: CheckTarget) -> CheckResult:
         """Check ``monitor`` once; report failures in the result rather than raising."""
         raise NotImplementedError(f"{type(self).__name__} does not implement run()")
+
+
+def url_problem(check_type: type[CheckType], url: str) -> str | None:
+    """What is wrong with ``url`` for monitors of ``check_type``: the type's own rules, then the
+    target policy's verdict on an IP address written in it."""
+    problem = check_type.validate_url(url)
+    if problem is None:
+        problem = targets.literal_refusal(check_type.target_host(url))
+    return problem
 
 
 @lru_cache(maxsize=4096)

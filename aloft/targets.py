@@ -13,6 +13,7 @@ refused one whenever the allowed ones fail.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import ssl
 import time
@@ -56,7 +57,21 @@ NAMED_RANGES = tuple(
         ("2001:db8::/32", "reserved for documentation"),
     )
 )
-NAT64 = ipaddress.ip_network("64:ff9b::/96")
+#: IPv6 ranges whose last 32 bits are an IPv4 address (IPv4-mapped ones ipaddress knows itself).
+IPV4_IN_LAST_32_BITS = tuple(
+    ipaddress.ip_network(network)
+    for network in (
+        "::/96",  # IPv4-compatible (deprecated; :: and ::1 excepted)
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT)
+        "64:ff9b::/96",  # NAT64, well-known prefix
+    )
+)
+#: Local-use NAT64 (RFC 8215): the IPv4 address may sit wherever RFC 6052 puts it for any prefix length.
+LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+#: Where RFC 6052 puts the IPv4 address for a /48, /56 and /64 prefix: bit ranges, counted from the left.
+RFC6052_PLACEMENTS = (((48, 64), (72, 88)), ((56, 64), (72, 96)), ((72, 104),))
+#: Host names the C library reads as IPv4 addresses in shorthand: numbers (decimal, octal, hex) and dots.
+IPV4_SHORTHAND = re.compile(r"(?:0[xX][0-9a-fA-F]+|[0-9]+)(?:\.(?:0[xX][0-9a-fA-F]+|[0-9]+)){0,3}")
 # X.509 verification results (OpenSSL X509_V_ERR_*) that all mean "no trusted CA signed this".
 UNKNOWN_AUTHORITY = frozenset({18, 19, 20, 21})
 HOSTNAME_MISMATCH = frozenset({62, 64})
@@ -92,12 +107,12 @@ class TargetPolicy(StrEnum):
     def check_address(self, address: str | IPAddress) -> None:
         """Raise :class:`TargetRefused` when this policy forbids connecting to ``address``.
 
-        An IPv6 address that embeds an IPv4 one (``::ffff:10.0.0.1``, NAT64, 6to4) is judged
-        by its IPv4 address.
+        An IPv6 address that embeds IPv4 ones (``::ffff:10.0.0.1``, ``::a9fe:a9fe``, NAT64,
+        6to4, Teredo...) is judged by the IPv4 addresses it carries: see :func:`_carried_ipv4`.
         """
-        refusal = _refusal_message(self, _parse(address))
-        if refusal is not None:
-            raise TargetRefused(refusal)
+        verdict = _verdict(self, _parse(address))
+        if verdict is not None:
+            raise TargetRefused(f"Target refused by policy: {verdict}")
 
     def _refusal(self, address: IPAddress) -> str | None:
         if address in METADATA_ADDRESSES:
@@ -121,14 +136,35 @@ class TargetPolicy(StrEnum):
 
 
 @lru_cache(maxsize=4096)
-def _refusal_message(policy: TargetPolicy, address: IPAddress) -> str | None:
-    # A verdict depends on the policy and the address alone; checks ask again and again.
-    judged = _embedded_ipv4(address) or address
-    reason = policy._refusal(judged)
-    if reason is None:
+def _verdict(policy: TargetPolicy, address: IPAddress) -> str | None:
+    """Why ``policy`` refuses ``address`` (``169.254.169.254 is link-local``), or None.
+
+    A verdict depends on the policy and the address alone; checks ask again and again.
+    """
+    carried, possible = _carried_ipv4(address)
+    judged_as = carried or [address]
+    # What every policy refuses is looked for first, in all the address carries or may carry;
+    # what it only may carry is not held to public-only's rules: those readings are mostly
+    # arbitrary bits, and only the always-refused ranges matter there.
+    judgements = [(judged, TargetPolicy.PRIVATE_OK) for judged in judged_as + possible]
+    judgements += [(judged, policy) for judged in judged_as]
+    for judged, judged_by in judgements:
+        reason = judged_by._refusal(judged)
+        if reason is not None:
+            shown = str(address) if judged is address else f"{address} ({judged})"
+            return f"{shown} is {reason}"
+    return None
+
+
+def literal_refusal(host: str | None, policy: TargetPolicy | None = None) -> str | None:
+    """Why ``policy`` (default: the configured one) refuses ``host`` when it is an IP address
+    written out, naming the policy; None when it is allowed or is a name (judged when resolved)."""
+    address = _literal_address(host) if host else None
+    if address is None:
         return None
-    shown = str(address) if judged is address else f"{address} ({judged})"
-    return f"Target refused by policy: {shown} is {reason}"
+    policy = _outbound.policy if policy is None else policy
+    verdict = _verdict(policy, address)
+    return None if verdict is None else f"Target refused by policy {policy.value}: {verdict}"
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -282,10 +318,20 @@ def host_and_port(text: str, scheme: str, default_port: int | None = None) -> tu
 
 @lru_cache(maxsize=4096)
 def _literal_address(host: str) -> IPAddress | None:
-    """``host`` as an IP address, or None when it is a name to resolve."""
+    """``host`` as an IP address, or None when it is a name to resolve.
+
+    The shorthand forms the C library reads as IPv4 addresses count too (``2852039166``,
+    ``0xa9fea9fe``, ``169.254.43518``): a resolver would answer them with that address.
+    """
     try:
         return _parse(host)
     except ValueError:
+        pass
+    if not IPV4_SHORTHAND.fullmatch(host):
+        return None
+    try:
+        return ipaddress.IPv4Address(socket.inet_aton(host))
+    except OSError:
         return None
 
 
@@ -296,11 +342,34 @@ def _parse(address: str | IPAddress) -> IPAddress:
     return address
 
 
-def _embedded_ipv4(address: IPAddress) -> ipaddress.IPv4Address | None:
+def _carried_ipv4(address: IPAddress) -> tuple[list[ipaddress.IPv4Address], list[ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address carries (it is judged by them instead of itself), and
+    those it may carry (judged too, by what every policy refuses).
+
+    IPv4-mapped, IPv4-compatible, IPv4-translated and NAT64 addresses end in the IPv4 address;
+    6to4 carries it after its prefix; Teredo carries its server's and its client's (inverted).
+    A local-use NAT64 address carries one in its last 32 bits when its prefix is a /96, and
+    may carry one where RFC 6052 puts it for a /48, /56 or /64 prefix.
+    """
     if isinstance(address, ipaddress.IPv4Address):
-        return None
+        return [], []
     if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address in NAT64:
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return address.sixtofour
+        return [address.ipv4_mapped], []
+    last_32_bits = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if any(address in network for network in IPV4_IN_LAST_32_BITS):
+        return ([last_32_bits] if int(address) > 1 else []), []
+    if address in LOCAL_NAT64:
+        return [last_32_bits], [_placed_ipv4(address, placement) for placement in RFC6052_PLACEMENTS]
+    if address.teredo is not None:
+        return list(address.teredo), []
+    if address.sixtofour is not None:
+        return [address.sixtofour], []
+    return [], []
+
+
+def _placed_ipv4(address: ipaddress.IPv6Address, placement: tuple[tuple[int, int], ...]) -> ipaddress.IPv4Address:
+    """The IPv4 address made of ``address``'s bits in the ranges ``placement`` lists, in order."""
+    value = 0
+    for start, end in placement:
+        value = value << (end - start) | (int(address) >> (128 - end)) & ((1 << (end - start)) - 1)
+    return ipaddress.IPv4Address(value)

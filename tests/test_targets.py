@@ -84,6 +84,56 @@ def test_link_local_and_cloud_metadata_addresses_are_refused_under_every_policy(
             policy.check_address(address)
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "::a9fe:a9fe",  # IPv4-compatible
+        "::ffff:0:a9fe:a9fe",  # IPv4-translated
+        "64:ff9b:1::a9fe:a9fe",  # local-use NAT64, /96 prefix
+        "64:ff9b:1:a9fe:a9:fe00::",  # local-use NAT64, /48 prefix (RFC 6052)
+        "64:ff9b:1:ffa9:fe:a9fe::",  # local-use NAT64, /56 prefix
+        "64:ff9b:1:ffff:a9:fea9:fe00:0",  # local-use NAT64, /64 prefix
+        "2001:0:4136:e378:8000:63bf:5601:5601",  # Teredo: client 169.254.169.254, inverted
+        "2001:0:a9fe:a9fe::1",  # Teredo: server 169.254.169.254
+    ],
+)
+def test_a_name_answering_an_ipv6_form_of_the_metadata_address_is_refused_under_every_policy(address):
+    for policy in TargetPolicy:
+        with pytest.raises(TargetRefused, match=r"\.254\) is link-local \(cloud metadata\)$"):
+            targets.vetted_addresses("svc.test", 80, policy=policy, resolver=answering(address))
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["::a00:5", "::ffff:0:a00:5", "64:ff9b:1::a00:5", "2002:a00:5::1", "2001:0:4136:e378:8000:63bf:f5ff:fffa"],
+)
+def test_an_ipv6_form_of_a_private_address_is_judged_by_it(address):
+    resolver = answering(address)
+    assert targets.vetted_addresses("svc.test", 80, policy=PRIVATE_OK, resolver=resolver)
+    with pytest.raises(TargetRefused, match=r"\(10\.0\.0\.5\) is private \(RFC 1918\)$"):
+        targets.vetted_addresses("svc.test", 80, policy=PUBLIC_ONLY, resolver=resolver)
+
+
+@pytest.mark.parametrize("address", ["64:ff9b:1::808:808", "2001:0:4136:e378:8000:63bf:f7f7:f7f7", "::808:808"])
+def test_an_ipv6_form_of_a_public_address_is_allowed_under_public_only(address):
+    PUBLIC_ONLY.check_address(address)
+
+
+@pytest.mark.parametrize("host", ["2852039166", "0xa9fea9fe", "0251.0376.0251.0376", "169.254.43518"])
+def test_shorthand_ipv4_is_an_address_judged_without_resolving(host):
+    with pytest.raises(TargetRefused, match=r"^Target refused by policy: 169\.254\.169\.254 is link-local"):
+        targets.vetted_addresses(host, 80, resolver=answering("127.0.0.1"))
+
+
+def test_a_literal_refusal_names_the_policy_and_leaves_names_to_be_resolved():
+    assert targets.literal_refusal("::a9fe:a9fe", PUBLIC_ONLY) == (
+        "Target refused by policy public-only: ::a9fe:a9fe (169.254.169.254) is link-local (cloud metadata)"
+    )
+    assert targets.literal_refusal("metadata.google.internal") is None
+    assert targets.literal_refusal("10.0.0.5") is None
+    assert targets.literal_refusal(None) is None
+
+
 @pytest.mark.parametrize("address", ["10.1.2.3", "192.168.0.10", "fd12::1", "0.0.0.0", "::1", "::ffff:127.0.0.1"])
 def test_private_ok_allows_internal_addresses(address):
     PRIVATE_OK.check_address(address)

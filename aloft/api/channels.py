@@ -8,12 +8,14 @@ every answer; sending a masked value back (GET → edit → PUT) keeps the store
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import delete, select
 
+from aloft import targets
 from aloft.api.auth import current_org_id
 from aloft.api.blueprint import Blueprint
 from aloft.api.errors import ApiError
@@ -309,11 +311,25 @@ def apply_input(channel: Channel, data: dict[str, Any]) -> None:
             config = channel_type.load_config(config)
         except ma.ValidationError as error:
             raise ma.ValidationError({"config": error.normalized_messages()}) from None
+    refused = {field: [problem] for field, value in config.items() if (problem := refused_url(value)) is not None}
+    if refused:
+        raise ma.ValidationError({"config": refused})
     channel.name = data["name"]
     channel.type = data["type"]
     channel.config = config
     channel.disabled_reason = None  # an edit is a fresh start: the next delivery says whether it works
     channel.updated_at = utcnow()
+
+
+def refused_url(value: Any) -> str | None:
+    """The target policy's refusal of an http(s) URL (a webhook) whose host is an IP address it forbids."""
+    if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
+        return None
+    try:
+        host = urlsplit(value).hostname
+    except ValueError:
+        return None
+    return targets.literal_refusal(host)
 
 
 def masked_config(type_name: str, config: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from aloft.api.blueprint import Blueprint
 from aloft.api.errors import ApiError
 from aloft.api.fields import OkSchema, StrictBoolean, StrictInteger, Timestamp
 from aloft.api.paging import PageArgs, fetch_page
+from aloft.checks import url_problem
 from aloft.extensions import db
 from aloft.models import Channel, CheckResult, Incident, Monitor, utcnow
 from aloft.pings import expect_pings, ping_url
@@ -109,7 +110,7 @@ class MonitorInputSchema(ma.Schema):
             raise ma.ValidationError(errors)
         if check_type.requires_url and not data["url"]:
             errors["url"] = [f"Required for {check_type.name} monitors."]
-        elif data["url"] and (problem := check_type.validate_url(data["url"])) is not None:
+        elif data["url"] and (problem := url_problem(check_type, data["url"])) is not None:
             errors["url"] = [problem]
         if check_type.settings_schema is not None:
             schema = check_type.settings_schema_instance()

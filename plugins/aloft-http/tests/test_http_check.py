@@ -267,6 +267,43 @@ def test_under_public_only_a_loopback_server_is_refused(server, resolve_as):
     assert not result.ok and result.cause == "Target refused by policy: 127.0.0.1 is loopback"
 
 
+#: A globally routable address; :func:`public_internet` makes the test server answer on it.
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture
+def public_internet(server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stands in for the public internet (which tests cannot reach): a connection to
+    ``PUBLIC_ADDRESS:80`` reaches the test server. Everything above the socket is Aloft's own."""
+    local = ("127.0.0.1", port_of(server))
+    connect = socket.socket.connect
+
+    def connect_through_the_internet(sock: socket.socket, address: Any) -> None:
+        return connect(sock, local if tuple(address[:2]) == (PUBLIC_ADDRESS, 80) else address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect_through_the_internet)
+
+
+@pytest.mark.parametrize(
+    ("location", "refusal"),
+    [
+        ("http://loopback.test:{port}/ok", "127.0.0.1 is loopback"),
+        ("http://internal.test:{port}/ok", "10.0.0.5 is private (RFC 1918)"),
+        ("http://127.0.0.1:{port}/ok", "127.0.0.1 is loopback"),
+    ],
+)
+def test_under_public_only_a_redirect_from_a_public_name_to_a_private_address_is_refused_at_the_hop(
+    server, resolve_as, public_internet, location, refusal
+):
+    resolve_as(
+        {"public.test": [PUBLIC_ADDRESS], "loopback.test": ["127.0.0.1"], "internal.test": ["10.0.0.5"]},
+        policy="public-only",
+    )
+    assert check("http://public.test/ok").ok, "the first hop, to a public address, is allowed"
+    result = check(f"http://public.test/goto?{location.format(port=port_of(server))}")
+    assert not result.ok and result.cause == f"Target refused by policy: {refusal}"
+
+
 def test_a_redirect_to_another_origin_drops_authorization_and_cookie(server, resolve_as):
     resolve_as({"other.test": ["127.0.0.1"]})
     secrets = {"Authorization": "Bearer s3cret", "Cookie": "session=1"}
