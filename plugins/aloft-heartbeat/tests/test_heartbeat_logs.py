@@ -12,13 +12,13 @@ import urllib.request
 
 import aloft_heartbeat.ingest
 import pytest
+from aloft_heartbeat.redaction import REDACT_PING_TOKENS
+from gunicorn.config import AccessLogFormat
 from heartbeat_support import ping_path, token_of
 from sqlalchemy.exc import OperationalError
-from gunicorn.config import AccessLogFormat
 from werkzeug.serving import make_server
 
 from aloft.testing import TEST_SECRET_KEY
-from aloft_heartbeat.redaction import REDACT_PING_TOKENS
 
 REDACTED_PATH = "/heartbeat/[redacted]"
 TOKEN = "Xq3-v_9ZkLmN0pQrStUvWxYz12345678"
