@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -11,11 +12,12 @@ from sqlalchemy import event
 
 from aloft import __version__, targets
 from aloft.api.blueprint import SPEC_OPTIONS
-from aloft.config import Settings
+from aloft.config import ConfigError, Settings
 from aloft.extensions import api, db, migrate
 from aloft.migrations import MIGRATIONS_DIR
 from aloft.notify.channel_types import enabled_channel_types
 from aloft.plugins import load_plugins
+from aloft.private_files import private_sqlite_database
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -32,6 +34,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     else:
         settings = Settings.from_env(config, dotenv=".env" if config is None else None)
     settings = settings.with_secret_key()
+    _private_database_file(settings)
     targets.configure(settings.target_policy)
 
     app = Flask("aloft")
@@ -44,6 +47,15 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     return app
+
+
+def _private_database_file(settings: Settings) -> None:
+    try:
+        private_sqlite_database(settings.database_url, settings.data_dir)
+    except OSError as exc:
+        path = Path(exc.filename or "")
+        name = "ALOFT_DATA_DIR" if settings.data_dir in (path, *path.parents) else "ALOFT_DATABASE_URL"
+        raise ConfigError(f"{name}: cannot create {path}: {exc.strerror}") from exc
 
 
 def _flask_config(settings: Settings) -> dict[str, Any]:

@@ -16,6 +16,8 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from aloft.private_files import create_private_file, narrow_to_owner, private_directory
+
 TARGET_POLICIES = ("private-ok", "public-only")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SECRET_KEY_FILE = "secret_key"
@@ -29,7 +31,7 @@ class ConfigError(Exception):
 SETTINGS: dict[str, tuple[str, str]] = {
     "ALOFT_DATA_DIR": (
         "`./aloft-data`",
-        "Directory for the SQLite database and the generated secret key.",
+        "Directory for the SQLite database and the generated secret key; created 0700, its files 0600.",
     ),
     "ALOFT_DATABASE_URL": (
         "SQLite file `aloft.db` in the data dir",
@@ -195,17 +197,18 @@ class Settings:
     def with_secret_key(self) -> Settings:
         """Return settings whose secret key is set, generating and storing one if needed.
 
-        The generated key lives in ``<data dir>/secret_key`` (mode 0600) so every process
-        of this installation, and every restart, hashes API tokens the same way.
+        The generated key lives in ``<data dir>/secret_key`` (mode 0600, in a 0700 directory)
+        so every process of this installation, and every restart, hashes API tokens the same way.
         """
         if self.secret_key:
             return self
         path = self.data_dir / SECRET_KEY_FILE
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            private_directory(self.data_dir)
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                fd = create_private_file(path)
             except FileExistsError:
+                narrow_to_owner(path)
                 key = path.read_text().strip()
             else:
                 key = secrets.token_urlsafe(48)
