@@ -29,6 +29,7 @@ setup(
         "certifi>=2024.2.2",
         "flask-swagger-ui>=5.34.0",
         "openapi-ui-bundles>=0.3.0",
+        "cryptography>=42",
     ],
     extras_require={
         "test": [

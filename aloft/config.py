@@ -43,7 +43,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "ALOFT_SECRET_KEY": (
         "generated into `<data dir>/secret_key` on first start",
-        "Keys API-token hashes. Changing it invalidates every API key.",
+        "Keys API-token hashes and encrypts stored channel secrets. Changing it invalidates every API key "
+        "and makes stored channel secrets unreadable (re-enter them).",
     ),
     "ALOFT_BASE_URL": (
         "`http://localhost:8000`",

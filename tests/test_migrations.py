@@ -1,5 +1,6 @@
 """The migrations build the whole schema, on SQLite and PostgreSQL, exactly as the models say."""
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -7,13 +8,20 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
 from aloft.app import create_app
 from aloft.extensions import db
-from aloft.models import Incident, Monitor, Organization
-from aloft.testing import create_postgres_database, drop_postgres_database, make_settings, postgres_admin_url
+from aloft.models import Channel, Incident, Monitor, Organization
+from aloft.notify.channel_secrets import unseal_config
+from aloft.testing import (
+    TEST_SECRET_KEY,
+    create_postgres_database,
+    drop_postgres_database,
+    make_settings,
+    postgres_admin_url,
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -120,6 +128,47 @@ def test_keys_without_a_user_before_0008_stay_the_operators_and_keys_with_one_do
     with db.engine.connect() as connection:
         rows = connection.execute(text("SELECT id, minted_by_operator FROM api_keys ORDER BY id")).all()
     assert [(key_id, bool(flag)) for key_id, flag in rows] == [("k1", True), ("k2", False)]
+
+
+CHANNELS = {
+    "c1": ("slack", {"webhookUrl": "https://hooks.slack.com/services/T0/B0/plaintext"}),
+    "c2": ("pagerduty", {"routingKey": "R0UT1NGKEY0123456789abcdefabcdef", "severity": "critical"}),
+    "c3": ("email", {"to": ["ops@example.com"]}),
+}
+
+
+def raw_configs() -> dict[str, str]:
+    with db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT id, CAST(config AS TEXT) FROM channels ORDER BY id")).all()
+    return dict(rows)
+
+
+def test_0008_seals_existing_channel_secrets_and_its_downgrade_opens_them(fresh_app):
+    upgrade(revision="0007")
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with db.engine.begin() as connection:
+        connection.execute(text(EXISTING_ROWS[0]), {"now": now})
+        for channel_id, (channel_type, config) in CHANNELS.items():
+            connection.execute(
+                text(
+                    "INSERT INTO channels (id, org_id, name, type, config, created_at, updated_at)"
+                    " VALUES (:id, 'o1', 'ops', :type, :config, :now, :now)"
+                ),
+                {"id": channel_id, "type": channel_type, "config": json.dumps(config), "now": now},
+            )
+    upgrade()
+    sealed = raw_configs()
+    assert "plaintext" not in sealed["c1"] and "R0UT1NGKEY" not in sealed["c2"]
+    assert sealed["c1"].count("sealed:v1:") == sealed["c2"].count("sealed:v1:") == 1
+    assert json.loads(sealed["c3"]) == CHANNELS["c3"][1]
+    stored = {channel.id: channel.config for channel in db.session.scalars(select(Channel))}
+    assert {key: unseal_config(TEST_SECRET_KEY, config) for key, config in stored.items()} == {
+        key: config for key, (_, config) in CHANNELS.items()
+    }
+    downgrade(revision="0007")
+    assert {key: json.loads(config) for key, config in raw_configs().items()} == {
+        key: config for key, (_, config) in CHANNELS.items()
+    }
 
 
 @pytest.mark.parametrize(

@@ -1,8 +1,9 @@
 """``/api/v1/channels``: notification channels, a test message, and each channel's delivery log.
 
 A channel's ``config`` is validated by its type (``slack``: ``webhookUrl``; ``email``: ``to``;
-``pagerduty``: ``routingKey``...). Secret fields (a webhook URL, a routing key) are masked in
-every answer; sending a masked value back (GET → edit → PUT) keeps the stored secret.
+``pagerduty``: ``routingKey``...). Secret fields (a webhook URL, a routing key) are stored
+encrypted (:mod:`aloft.notify.channel_secrets`) and masked in every answer; sending a masked
+value back (GET → edit → PUT) keeps the stored secret.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aloft.api.paging import PageArgs, fetch_page
 from aloft.channels import ChannelType, Notification
 from aloft.extensions import db
 from aloft.models import Channel, Delivery, utcnow
+from aloft.notify.channel_secrets import readable_config, seal_config
 from aloft.notify.channel_types import settings_problem
 from aloft.notify.sending import Claim, lease, send_claimed
 
@@ -203,7 +205,7 @@ class ChannelById(MethodView):
     def patch(self, changes: dict[str, Any], channel_id: str) -> dict[str, Any]:
         """Merge changes onto a channel and re-validate it; `config` merges key by key unless `type` changes."""
         channel = find_channel(channel_id)
-        merged: dict[str, Any] = {"name": channel.name, "type": channel.type, "config": dict(channel.config or {})}
+        merged: dict[str, Any] = {"name": channel.name, "type": channel.type, "config": stored_config(channel)}
         new_config = changes.pop("config", None)
         if changes.get("type", channel.type) != channel.type:
             merged["config"] = new_config or {}
@@ -295,7 +297,7 @@ def apply_input(channel: Channel, data: dict[str, Any]) -> None:
     channel_type = channel_types()[data["type"]]
     config = dict(data["config"])
     if any(isinstance(value, str) and ELLIPSIS in value for value in config.values()):
-        stored = channel.config or {} if channel.type == data["type"] else {}
+        stored = stored_config(channel) if channel.type == data["type"] else {}
         for field in channel_type.secret_fields:
             if field in config and field in stored and config[field] == mask(stored[field]):
                 config[field] = stored[field]
@@ -316,7 +318,7 @@ def apply_input(channel: Channel, data: dict[str, Any]) -> None:
         raise ma.ValidationError({"config": refused})
     channel.name = data["name"]
     channel.type = data["type"]
-    channel.config = config
+    channel.config = seal_config(secret_key(), config, channel_type.secret_fields)
     channel.disabled_reason = None  # an edit is a fresh start: the next delivery says whether it works
     channel.updated_at = utcnow()
 
@@ -332,11 +334,27 @@ def refused_url(value: Any) -> str | None:
     return targets.literal_refusal(host)
 
 
+def secret_key() -> str:
+    return current_app.extensions["aloft.settings"].secret_key
+
+
+def stored_config(channel: Channel) -> dict[str, Any]:
+    """The channel's config in clear, without secrets this server cannot read (they must be sent again)."""
+    return readable_config(secret_key(), channel.config or {})
+
+
 def masked_config(type_name: str, config: dict[str, Any]) -> dict[str, Any]:
-    """``config`` with its type's secret fields masked; every string, for a type no longer installed."""
+    """A stored ``config`` with its type's secret fields masked; every string, for a type no longer installed.
+
+    A secret this server cannot read is shown as the bare mark.
+    """
     channel_type = current_app.extensions["aloft.plugins"].channel_types.get(type_name)
     secret = channel_type.secret_fields if channel_type is not None else tuple(config)
-    return {key: mask(value) if key in secret and isinstance(value, str) else value for key, value in config.items()}
+    readable = readable_config(secret_key(), config)
+    return {
+        key: mask(readable.get(key, "")) if key in secret and isinstance(value, str) else value
+        for key, value in config.items()
+    }
 
 
 def mask(secret: str) -> str:

@@ -25,6 +25,7 @@ from aloft.config import Settings
 from aloft.engine.statements import one_writer
 from aloft.extensions import db
 from aloft.models import Channel, Delivery, utcnow
+from aloft.notify.channel_secrets import UnreadableSecret, unseal_config
 from aloft.notify.channel_types import channel_type_instance
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,10 @@ def send_claimed(app: Flask, taken: Claim, *, retries: bool = True) -> str:
     failure: DeliveryError | None = None
     try:
         instance = channel_type_instance(app, channel_type)
-        instance.send(
-            ChannelTarget(channel_id, name, channel_type, dict(config or {})), Notification.from_json(payload)
-        )
+        config = unseal_config(settings.secret_key, config or {})
+        instance.send(ChannelTarget(channel_id, name, channel_type, config), Notification.from_json(payload))
+    except UnreadableSecret as error:
+        failure = DeliveryError(str(error), permanent=True)
     except DeliveryError as error:
         failure = error
     except Exception as error:  # a plugin's bug: logged, retried like any transient failure

@@ -2,6 +2,8 @@
 
 from aloft.extensions import db
 from aloft.models import Channel
+from aloft.notify.channel_secrets import unseal_config
+from aloft.testing import TEST_SECRET_KEY
 
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXXXXXX"
 
@@ -31,4 +33,5 @@ def test_the_webhook_url_is_masked_and_a_masked_value_sent_back_keeps_it(client,
     assert WEBHOOK not in created.get_data(as_text=True)
     replaced = client.put(f"/api/v1/channels/{channel['id']}", json={**channel, "name": "Ops"}, headers=auth_headers)
     assert replaced.status_code == 200 and replaced.json["channel"]["name"] == "Ops"
-    assert db.session.get(Channel, channel["id"]).config == {"webhookUrl": WEBHOOK}
+    stored = db.session.get(Channel, channel["id"]).config
+    assert unseal_config(TEST_SECRET_KEY, stored) == {"webhookUrl": WEBHOOK} and WEBHOOK not in str(stored)
