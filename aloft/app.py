@@ -25,13 +25,14 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
 
     ``config`` is a :class:`Settings`, a mapping of ``ALOFT_*`` variables that replaces
     the process environment, or None to read the environment (and an optional ``.env``).
-    Raises :class:`aloft.config.ConfigError` when a setting is unusable.
+    Settings are used as given; otherwise the secret key is read from the data directory,
+    or generated there on first start. Raises :class:`aloft.config.ConfigError` when a
+    setting is unusable.
     """
     if isinstance(config, Settings):
         settings = config
     else:
-        settings = Settings.from_env(config, dotenv=".env" if config is None else None)
-    settings = settings.with_secret_key()
+        settings = Settings.from_env(config, dotenv=".env" if config is None else None).with_secret_key()
     targets.configure(settings.target_policy)
 
     app = Flask("aloft")
