@@ -57,7 +57,7 @@ def test_an_opened_incident_writes_one_pending_delivery_per_channel_with_the_not
     for row in rows:
         assert (row.event, row.status, row.attempts, row.incident_id) == ("opened", "pending", 0, report.opened[0])
         assert row.payload["monitorName"] == "Shop API" and row.payload["cause"] == "HTTP 503"
-        assert row.payload["link"] == f"http://localhost:8000/api/v1/monitors/{monitor['id']}"
+        assert row.payload["link"] == f"http://localhost:8000/monitors/{monitor['id']}"
     resolved = record(monitor["id"], SLOT + 60_000, UP)
     assert len(resolved.resolved) == 1 and len(resolved.deliveries) == 2
     assert db.session.scalar(select(func.count()).select_from(Delivery).where(Delivery.event == "resolved")) == 2
