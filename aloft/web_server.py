@@ -64,11 +64,12 @@ class JsonErrorPage:
 
     def sendall(self, page: bytes) -> None:
         try:
-            _, status, reason = page.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+            _, code, reason = page.split(b"\r\n", 1)[0].decode("latin-1").split(" ", 2)
+            status = int(code)
         except ValueError:  # not the page this class knows: leave it as it is
             self._client.sendall(page)
             return
-        body = json.dumps({"error": error_sentence(int(status), reason, self._exc, self._cfg)}).encode()
+        body = json.dumps({"error": error_sentence(status, reason, self._exc, self._cfg)}).encode()
         head = (
             f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n"
