@@ -27,13 +27,14 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
 
     ``config`` is a :class:`Settings`, a mapping of ``ALOFT_*`` variables that replaces
     the process environment, or None to read the environment (and an optional ``.env``).
-    Raises :class:`aloft.config.ConfigError` when a setting is unusable.
+    Settings are used as given; otherwise the secret key is read from the data directory,
+    or generated there on first start. Raises :class:`aloft.config.ConfigError` when a
+    setting is unusable.
     """
     if isinstance(config, Settings):
         settings = config
     else:
-        settings = Settings.from_env(config, dotenv=".env" if config is None else None)
-    settings = settings.with_secret_key()
+        settings = Settings.from_env(config, dotenv=".env" if config is None else None).with_secret_key()
     _private_database_file(settings)
     targets.configure(settings.target_policy)
 
@@ -51,7 +52,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
 
 def _private_database_file(settings: Settings) -> None:
     try:
-        private_sqlite_database(settings.database_url, settings.data_dir)
+        private_sqlite_database(settings.database_url)
     except OSError as exc:
         path = Path(exc.filename or "")
         name = "ALOFT_DATA_DIR" if settings.data_dir in (path, *path.parents) else "ALOFT_DATABASE_URL"
@@ -121,12 +122,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from aloft.api import channels, docs, health, history, incidents, keys, monitors, status
+    from aloft.web import pages
 
     api.register_blueprint(health.blp, url_prefix="/api/v1")
     for resource in (monitors, history, incidents, channels, status, keys):
         api.register_blueprint(resource.blp)
     app.extensions["aloft.plugins"].hook.register_blueprints(app=app)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(pages.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -29,9 +29,10 @@ class Notification:
     """What a channel tells people: a monitor's incident opened, resolved or was acknowledged, or a test.
 
     ``at`` is when it happened (the check that confirmed the outage, the check that found
-    the monitor up again, the acknowledgement). ``link`` points at the monitor in this
-    Aloft server (``ALOFT_BASE_URL``). For a test, only ``kind``, ``at`` and ``channel_name``
-    and the monitor fields (describing the channel) are meaningful.
+    the monitor up again, the acknowledgement). ``link`` points at the monitor's page in this
+    Aloft server (``ALOFT_BASE_URL/monitors/<id>``), for a person to open. For a test, only
+    ``kind``, ``at`` and ``channel_name`` and the monitor fields (describing the channel) are
+    meaningful.
     """
 
     kind: NotificationKind

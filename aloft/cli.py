@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import errno
 import json
+import os
+import re
+import shlex
 import signal
 import socket
 import threading
@@ -11,35 +14,71 @@ import urllib.request
 from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, routes_command, shell_command
 from flask_migrate import upgrade
-from sqlalchemy import select
+from flask_migrate.cli import db as migrate_commands
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from aloft import __version__
 from aloft.bootstrap import bootstrap
-from aloft.config import ConfigError, Settings
+from aloft.config import DEFAULT_DATA_DIR, SECRET_KEY_FILE, ConfigError, Settings
 from aloft.extensions import db
 from aloft.keys import SCOPES, InvalidScope, new_key
-from aloft.models import ApiKey, Organization, utcnow
+from aloft.models import ApiKey, Monitor, Organization, utcnow
 from aloft.plugins import NO_CHECK_TYPES, Plugins
-from aloft.preflight import database_error, redis_error, schema_error
+from aloft.preflight import NO_SCHEMA, database_error, redis_error, schema_error
 from aloft.supervisor import Child, Supervisor, python_module
 from aloft.times import isoformat_z
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: An organization's slug: lowercase letters and digits, in words joined by single hyphens.
+ORG_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+
+
+#: The commands that may start an installation: create the data directory, its secret key and database.
+STARTS_AN_INSTALLATION = frozenset({"up", "db upgrade"})
+#: Flask-Migrate's commands that open the database (the others read only the migration scripts).
+MIGRATE_COMMANDS_THAT_OPEN_THE_DATABASE = frozenset(
+    {"db current", "db check", "db downgrade", "db stamp", "db migrate"}
+)
+
 
 def load_app() -> Flask:
+    """The app for the command being run; only ``aloft up`` and ``aloft db upgrade`` may create anything."""
     from aloft.app import create_app
 
+    command = invoked_command()
     try:
-        return create_app()
+        config = Settings.from_env().with_secret_key(create=command in STARTS_AN_INSTALLATION)
+        app = create_app(config)
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    if command in MIGRATE_COMMANDS_THAT_OPEN_THE_DATABASE:
+        require_database_file(config)
+    return app
+
+
+def invoked_command() -> str:
+    """The subcommand being run, e.g. ``keys list``; empty while the ``aloft`` group itself loads the app."""
+    context = click.get_current_context(silent=True)
+    names = [context.invoked_subcommand] if context is not None and context.invoked_subcommand else []
+    while context is not None and context.parent is not None:
+        names.insert(0, context.info_name or "")
+        context = context.parent
+    return " ".join(names)
+
+
+def use_data_dir(_context: click.Context, _parameter: click.Parameter, value: str | None) -> None:
+    # Through the environment, so that the processes `aloft up` starts see it too.
+    if value is not None:
+        os.environ["ALOFT_DATA_DIR"] = value
 
 
 cli = FlaskGroup(
@@ -53,9 +92,21 @@ cli = FlaskGroup(
 )
 # FlaskGroup adds --app and --debug to every group; Aloft always builds its own app.
 cli.params = [param for param in cli.params if param.name not in ("app", "debug")]
+cli.params.append(
+    click.Option(
+        ["--data-dir"],
+        metavar="DIR",
+        expose_value=False,
+        is_eager=True,
+        callback=use_data_dir,
+        help="The installation's data directory (default: ALOFT_DATA_DIR, or ./aloft-data).",
+    )
+)
 cli = click.version_option(__version__, prog_name="aloft", message="%(prog)s %(version)s")(cli)
 cli.add_command(shell_command)
 cli.add_command(routes_command)
+# Here, not only on the app's own CLI: so `aloft db …` is known before the app is built, for the right app.
+cli.add_command(migrate_commands)
 
 
 def settings() -> Settings:
@@ -63,8 +114,13 @@ def settings() -> Settings:
 
 
 def require_services(*, schema: bool) -> None:
-    """Fail with one line naming the setting when the database or Redis does not answer."""
+    """Fail with one line naming the setting when the database or Redis does not answer.
+
+    With ``schema``, the command needs an installation: outside one it says where it looked.
+    """
     config = settings()
+    if schema:
+        require_database_file(config)
     problem = database_error(db.engine)
     if problem is not None:
         raise click.ClickException(
@@ -73,7 +129,26 @@ def require_services(*, schema: bool) -> None:
     if config.redis_url is not None and (problem := redis_error(config.redis_url)) is not None:
         raise click.ClickException(f"ALOFT_REDIS_URL: cannot connect to {config.redis_url}: {problem}")
     if schema and (problem := schema_error(db.engine)) is not None:
+        if problem == NO_SCHEMA:
+            raise no_installation(config, "its database has no Aloft schema")
         raise click.ClickException(problem[0].upper() + problem[1:])
+
+
+def require_database_file(config: Settings) -> None:
+    """Refuse before SQLite creates an empty database where there is none."""
+    if config.sqlite_file is not None and not config.sqlite_file.exists():
+        raise no_installation(config, "its database file does not exist")
+
+
+def no_installation(config: Settings, why: str) -> click.ClickException:
+    """Where Aloft looked for an installation, and how to point it at the right one."""
+    return click.ClickException(
+        f"No Aloft installation here: {why}.\n"
+        f"  Data directory: {config.data_dir}\n"
+        f"  Database: {config.database_url_for_display}\n"
+        "Point at your installation with `aloft --data-dir DIR ...` or ALOFT_DATA_DIR (and ALOFT_DATABASE_URL "
+        "if its database is elsewhere), or start a new one here with `aloft up`."
+    )
 
 
 def needs_database(command: F) -> F:
@@ -112,21 +187,17 @@ def up_command(host: str | None, port: int | None, workers: int | None) -> None:
         click.echo(f"Created organization {config.org_name!r} and admin user {config.admin_email}.")
         click.echo("Admin API key (shown once; store it now):")
         click.echo(f"  {token}")
+    else:
+        click.echo(
+            "The admin API key was shown at the first start. Lost it? Make another with: "
+            f"{_aloft_command(config)} keys create NAME"
+        )
 
     base = f"http://{_url_host(host)}:{port}"
     web = Child(
         "web server",
         python_module(
-            "gunicorn",
-            "--bind",
-            f"{_bind_host(host)}:{port}",
-            "--workers",
-            str(workers or config.web_workers),
-            "--access-logfile",
-            "-",
-            "--graceful-timeout",
-            "10",
-            "aloft.app:create_app()",
+            "aloft.web_server", "--bind", f"{_bind_host(host)}:{port}", "--workers", str(workers or config.web_workers)
         ),
     )
     children = [web, Child("scheduler", python_module("aloft", "scheduler"))]
@@ -173,6 +244,13 @@ def _answers(url: str) -> bool:
         return False
 
 
+def _aloft_command(config: Settings) -> str:
+    """``aloft`` as a person types it to reach this installation: with its data directory unless it is the default."""
+    if config.data_dir == Path(DEFAULT_DATA_DIR).resolve():
+        return "aloft"
+    return f"aloft --data-dir {shlex.quote(str(config.data_dir))}"
+
+
 @cli.group("keys")
 def keys_group() -> None:
     """Create, list and revoke API keys."""
@@ -194,11 +272,18 @@ def keys_create(name: str, org_slug: str | None, scopes: tuple[str, ...], expire
     name = name.strip()
     if not name or len(name) > 200:
         raise click.BadParameter("must be 1-200 characters", param_hint="NAME")
+    config = settings()
+    if not config.secret_key:
+        raise click.ClickException(
+            f"ALOFT_SECRET_KEY is not set and {config.data_dir / SECRET_KEY_FILE} does not exist; keys are "
+            "hashed with the server's secret key: set ALOFT_SECRET_KEY to the server's, or point --data-dir "
+            "at its data directory."
+        )
     organization = _organization(org_slug)
     expires_at = utcnow() + timedelta(days=expires_in) if expires_in else None
     requested = [part.strip() for scope in scopes for part in scope.split(",") if part.strip()]
     try:
-        key, token = new_key(settings().secret_key, organization, name, scopes=requested or None, expires_at=expires_at)
+        key, token = new_key(config.secret_key, organization, name, scopes=requested or None, expires_at=expires_at)
     except InvalidScope as exc:
         raise click.BadParameter(str(exc), param_hint="--scope") from None
     db.session.add(key)
@@ -252,8 +337,13 @@ def keys_list(org_slug: str | None) -> None:
         )
         for key, slug in rows
     ]
-    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
-    for row in table:
+    echo_table(table)
+
+
+def echo_table(rows: list[tuple[str, ...]]) -> None:
+    """Rows of text as columns, the first row being the header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
         click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
 
 
@@ -271,6 +361,56 @@ def keys_revoke(key_id: str) -> None:
     key.revoked_at = utcnow()
     db.session.commit()
     click.echo(f"Revoked key {key.name!r} ({key.prefix}…).")
+
+
+@cli.group("orgs")
+def orgs_group() -> None:
+    """Create and list organizations."""
+
+
+@orgs_group.command("create")
+@click.argument("slug")
+@click.option("--name", help="The organization's name (default: SLUG).")
+@needs_database
+def orgs_create(slug: str, name: str | None) -> None:
+    """Create an organization; SLUG (lowercase letters, digits, hyphens) names it in commands."""
+    if not ORG_SLUG.fullmatch(slug) or len(slug) > 64:
+        raise click.BadParameter(
+            "use 1-64 lowercase letters, digits and hyphens, with no hyphen first, last or twice in a row",
+            param_hint="SLUG",
+        )
+    name = (name if name is not None else slug).strip()
+    if not name or len(name) > 200:
+        raise click.BadParameter("must be 1-200 characters", param_hint="--name")
+    taken = f"Organization {slug!r} already exists (see `aloft orgs list`)."
+    if db.session.scalar(select(Organization.id).where(Organization.slug == slug)) is not None:
+        raise click.ClickException(taken)
+    db.session.add(Organization(slug=slug, name=name))
+    try:
+        db.session.commit()
+    except IntegrityError:  # created by someone else since the check above
+        db.session.rollback()
+        raise click.ClickException(taken) from None
+    click.echo(f"Created organization {slug} ({name}).")
+    click.echo(f"Give it an API key: {_aloft_command(settings())} keys create NAME --org {slug}")
+
+
+@orgs_group.command("list")
+@needs_database
+def orgs_list() -> None:
+    """List organizations with their number of monitors and of API keys in force."""
+    monitors = select(func.count(Monitor.id)).where(Monitor.org_id == Organization.id).scalar_subquery()
+    keys = (
+        select(func.count(ApiKey.id))
+        .where(ApiKey.org_id == Organization.id, ApiKey.revoked_at.is_(None))
+        .scalar_subquery()
+    )
+    rows = db.session.execute(select(Organization.slug, Organization.name, monitors, keys).order_by(Organization.slug))
+    table = [("SLUG", "NAME", "MONITORS", "KEYS")] + [(slug, name, str(m), str(k)) for slug, name, m, k in rows]
+    if len(table) == 1:
+        click.echo("No organizations; `aloft up` creates the first.")
+        return
+    echo_table(table)
 
 
 @cli.command("plugins")

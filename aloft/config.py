@@ -21,6 +21,7 @@ from aloft.private_files import create_private_file, narrow_to_owner, private_di
 TARGET_POLICIES = ("private-ok", "public-only")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SECRET_KEY_FILE = "secret_key"
+DEFAULT_DATA_DIR = "./aloft-data"
 
 
 class ConfigError(Exception):
@@ -31,7 +32,8 @@ class ConfigError(Exception):
 SETTINGS: dict[str, tuple[str, str]] = {
     "ALOFT_DATA_DIR": (
         "`./aloft-data`",
-        "Directory for the SQLite database and the generated secret key; created 0700, its files 0600.",
+        "Directory for the SQLite database and the generated secret key; created 0700, its files 0600 "
+        "(`aloft --data-dir` sets it for one command).",
     ),
     "ALOFT_DATABASE_URL": (
         "SQLite file `aloft.db` in the data dir",
@@ -133,6 +135,14 @@ class Settings:
         return self.redis_url is None
 
     @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database's file; None for another database, or one in memory."""
+        url = make_url(self.database_url)
+        if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or url.query.get("uri"):
+            return None
+        return Path(url.database)
+
+    @property
     def database_url_for_display(self) -> str:
         """The database URL with any password hidden."""
         return make_url(self.database_url).render_as_string(hide_password=True)
@@ -157,7 +167,7 @@ class Settings:
             value = env.get(name, "").strip()
             return value or None
 
-        data_dir = Path(get("ALOFT_DATA_DIR") or "./aloft-data").expanduser().resolve()
+        data_dir = Path(get("ALOFT_DATA_DIR") or DEFAULT_DATA_DIR).expanduser().resolve()
         database_url = _database_url(get("ALOFT_DATABASE_URL"), data_dir)
         redis_url = get("ALOFT_REDIS_URL")
         if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
@@ -195,30 +205,41 @@ class Settings:
             environment={name: value for name, value in env.items() if name.startswith("ALOFT_")},
         )
 
-    def with_secret_key(self) -> Settings:
+    def with_secret_key(self, *, create: bool = True) -> Settings:
         """Return settings whose secret key is set, generating and storing one if needed.
 
         The generated key lives in ``<data dir>/secret_key`` (mode 0600, in a 0700 directory)
         so every process of this installation, and every restart, hashes API tokens the same way.
+        With ``create`` the data directory is made (0700) even when ``ALOFT_SECRET_KEY`` is set.
+        With ``create=False`` (a command that must not start an installation) nothing is created:
+        without ``ALOFT_SECRET_KEY`` or a stored key the secret key stays empty.
         """
-        if self.secret_key:
-            return self
         path = self.data_dir / SECRET_KEY_FILE
-        try:
-            private_directory(self.data_dir)
+        if create:
             try:
-                fd = create_private_file(path)
-            except FileExistsError:
-                narrow_to_owner(path)
-                key = path.read_text().strip()
+                private_directory(self.data_dir)
+            except OSError as exc:
+                raise ConfigError(f"ALOFT_DATA_DIR: cannot create {self.data_dir}: {exc.strerror}") from exc
+        try:
+            if self.secret_key:
+                return self
+            if not create:
+                key = path.read_text().strip() if path.is_file() else ""
+                if not key:
+                    return self
             else:
-                key = secrets.token_urlsafe(48)
-                with os.fdopen(fd, "w") as handle:
-                    handle.write(key + "\n")
+                try:
+                    fd = create_private_file(path)
+                except FileExistsError:
+                    narrow_to_owner(path)
+                    key = path.read_text().strip()
+                else:
+                    key = secrets.token_urlsafe(48)
+                    with os.fdopen(fd, "w") as handle:
+                        handle.write(key + "\n")
         except OSError as exc:
-            raise ConfigError(
-                f"ALOFT_DATA_DIR: cannot store the generated secret key in {path}: {exc.strerror}"
-            ) from exc
+            action = "store the generated secret key in" if create else "read the secret key in"
+            raise ConfigError(f"ALOFT_DATA_DIR: cannot {action} {path}: {exc.strerror}") from exc
         if len(key) < 16:
             raise ConfigError(f"ALOFT_SECRET_KEY: the stored key in {path} is too short; delete the file to regenerate")
         return replace(self, secret_key=key)

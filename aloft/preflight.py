@@ -11,6 +11,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from aloft.migrations import MIGRATIONS_DIR
 from aloft.redis_connection import connect
 
+NO_SCHEMA = "the database has no Aloft schema"
+
 
 def database_error(engine: Engine) -> str | None:
     """None when the database answers, else why it does not."""
@@ -23,14 +25,14 @@ def database_error(engine: Engine) -> str | None:
 
 
 def schema_error(engine: Engine) -> str | None:
-    """None when the database schema is at the newest migration, else what to do."""
+    """None when the database schema is at the newest migration, else what to do (:data:`NO_SCHEMA`: none at all)."""
     head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
     if current == head:
         return None
     if current is None:
-        return "the database has no Aloft schema yet; run `aloft db upgrade` (or `aloft up`)"
+        return NO_SCHEMA
     return f"the database schema is at {current}, not {head}; run `aloft db upgrade`"
 
 

@@ -43,19 +43,19 @@ def narrow_to_owner(path: Path) -> None:
         path.chmod(stat.S_IMODE(status.st_mode) & ~0o077)
 
 
-def private_sqlite_database(database_url: str, data_dir: Path) -> None:
-    """Make a SQLite database file private before SQLite opens it: create it 0600 (its directory
-    0700 when that is the data directory), or narrow it and its companions when they exist.
+def private_sqlite_database(database_url: str) -> None:
+    """Make a SQLite database file private before SQLite opens it: create it 0600, or narrow it
+    and its companions when they exist.
 
     Other databases, in-memory ones and a directory that does not exist are left alone: the
-    database's own checks say what is wrong with those.
+    data directory is made only by commands that start an installation
+    (:meth:`aloft.config.Settings.with_secret_key`), and the database's own checks say what is
+    wrong with any other directory.
     """
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return
     path = Path(url.database).expanduser().resolve()
-    if path.parent == data_dir:
-        private_directory(data_dir)
     if not path.parent.is_dir():
         return
     with contextlib.suppress(FileExistsError):

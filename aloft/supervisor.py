@@ -99,5 +99,9 @@ class Supervisor:
 
 
 def python_module(module: str, *args: str) -> list[str]:
-    """The command line that runs ``python -m module args`` with this interpreter."""
-    return [sys.executable, "-m", module, *args]
+    """The command line that runs ``python -m module args`` with this interpreter.
+
+    ``-P``: the working directory stays off ``sys.path``, so a folder there named like a module
+    (``aloft/``, say) is never imported in its place.
+    """
+    return [sys.executable, "-P", "-m", module, *args]

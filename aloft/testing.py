@@ -444,7 +444,7 @@ def sample_notification(kind: NotificationKind = "opened", **fields: Any) -> Not
         "monitor_name": "Shop API",
         "monitor_type": "http",
         "monitor_target": "https://shop.example/health",
-        "link": "https://aloft.example/api/v1/monitors/m-1",
+        "link": "https://aloft.example/monitors/m-1",
         "incident_id": "i-1",
         "cause": "HTTP 503",
         "started_at": SAMPLE_STARTED,

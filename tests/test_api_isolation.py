@@ -1,13 +1,14 @@
-"""Tenant isolation, generated from the URL map: another org's ids answer 404 everywhere."""
+"""Tenant isolation, generated from the URL map: another org's ids answer 404, and no list shows its objects."""
 
 import pytest
 from api_support import SITE, SLACK, add_channel, bearer, create_monitor
 from sqlalchemy import select
 
 from aloft.checks import CheckResult
+from aloft.engine.scheduler import now_ms
 from aloft.engine.state import record_many
 from aloft.extensions import db
-from aloft.models import Incident
+from aloft.models import ApiKey, Delivery, Incident
 from aloft.testing import issue_key
 
 SLOT = 1_800_000_000_000
@@ -34,13 +35,18 @@ def foreign_ids(app, client, other_org):
     return {"monitor_id": monitor["id"], "key_id": key.id, "channel_id": channel.id, "incident_id": incident_id}
 
 
-def id_routes(app):
-    """Routes of authenticated resources whose URL names an object."""
+def authenticated_routes(app):
+    """(rule, method) of every route that needs an API key."""
     for rule in app.url_map.iter_rules():
         blueprint = app.blueprints.get(rule.endpoint.split(".")[0])
-        if rule.arguments and getattr(blueprint, "scope_family", None) is not None:
+        if getattr(blueprint, "scope_family", None) is not None:
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 yield rule, method
+
+
+def id_routes(app):
+    """Routes of authenticated resources whose URL names an object."""
+    return [(rule, method) for rule, method in authenticated_routes(app) if rule.arguments]
 
 
 def test_every_route_with_an_id_answers_404_for_another_orgs_object(app, client, auth_headers, foreign_ids):
@@ -71,7 +77,73 @@ def test_every_id_route_is_covered_by_the_isolation_test(app, foreign_ids):
     assert uncovered == set(), "add the new kind of id to foreign_ids"
 
 
-def test_lists_show_only_the_callers_org(client, auth_headers, foreign_ids):
-    assert client.get("/api/v1/monitors", headers=auth_headers).json == {"monitors": []}
-    assert client.get("/api/v1/status", headers=auth_headers).json["counts"]["total"] == 0
-    assert [key["name"] for key in client.get("/api/v1/keys", headers=auth_headers).json["keys"]] == ["test key"]
+def list_routes(app):
+    """GET routes of authenticated resources that answer a list (their URL does not end in an id)."""
+    return [rule for rule, method in authenticated_routes(app) if method == "GET" and not rule.rule.endswith(">")]
+
+
+def holdings(app, client, organization):
+    """One object of every kind a list shows, for ``organization``: key, channel, monitor, results,
+    an incident that opened and resolved, and a delivery (the channel's test message). Returns the
+    caller's headers, the ids to put in list URLs, and every id and name that must stay inside the
+    organization."""
+    _, token = issue_key(app, organization, f"{organization.slug} key")
+    headers = bearer(token)
+    channel = client.post(
+        "/api/v1/channels", json={**SLACK, "name": f"{organization.slug} channel"}, headers=headers
+    ).json["channel"]
+    assert client.post(f"/api/v1/channels/{channel['id']}/test", headers=headers).status_code == 200
+    monitor = create_monitor(client, headers, name=f"{organization.slug} monitor", channelIds=[channel["id"]])
+    # Within the last hour, so that uptime counts them; resolved, so that no duration grows meanwhile.
+    start = now_ms() - 3_600_000
+    outcomes = [CheckResult(False, None, "x"), CheckResult(False, None, "x"), CheckResult(True, 5.0)]
+    record_many(db.session, [(monitor["id"], start + n * 60_000, result) for n, result in enumerate(outcomes)])
+    db.session.commit()
+    ids = [
+        monitor["id"],
+        channel["id"],
+        *db.session.scalars(select(Incident.id).where(Incident.monitor_id == monitor["id"])),
+        *db.session.scalars(select(Delivery.id).where(Delivery.channel_id == channel["id"])),
+        *db.session.scalars(select(ApiKey.id).where(ApiKey.org_id == organization.id)),
+    ]
+    assert len(ids) == 5, "every kind of object, or the test proves nothing"
+    return headers, {"monitor_id": monitor["id"], "channel_id": channel["id"]}, [*ids, organization.slug]
+
+
+def answers(app, client, headers, url_ids):
+    """What every list route answers this caller, by route."""
+    answered = {}
+    for rule in list_routes(app):
+        assert set(rule.arguments) <= set(url_ids), f"{rule.rule}: add its kind of id to holdings()"
+        path = rule.rule
+        for argument in rule.arguments:
+            path = path.replace(f"<{argument}>", url_ids[argument])
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, (rule.rule, response.json)
+        answered[rule.rule] = response.get_data(as_text=True)
+    return answered
+
+
+def test_every_list_answers_the_same_whatever_another_org_holds(app, client, org, other_org):
+    headers, url_ids, own = holdings(app, client, org)
+    before = answers(app, client, headers, url_ids)
+    assert set(before) >= {
+        "/api/v1/monitors",
+        "/api/v1/monitors/<monitor_id>/results",
+        "/api/v1/monitors/<monitor_id>/uptime",
+        "/api/v1/incidents",
+        "/api/v1/channels",
+        "/api/v1/channels/<channel_id>/deliveries",
+        "/api/v1/status",
+        "/api/v1/keys",
+    }
+
+    other_headers, other_url_ids, _ = holdings(app, client, other_org)
+    # /status afresh, not from the cache of the first org's body (the cache has tests of its own).
+    app.extensions.pop("aloft.status_cache", None)
+    after = answers(app, client, headers, url_ids)
+    for route, text in before.items():
+        assert after[route] == text, route
+
+    for route, text in answers(app, client, other_headers, other_url_ids).items():
+        assert [marker for marker in own if marker in text] == [], route

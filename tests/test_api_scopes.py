@@ -11,32 +11,32 @@ from aloft.keys import SCOPES
 from aloft.models import Incident
 from aloft.testing import issue_key
 
-# (method, path template, scope it needs, body)
+# (method, path template, scope it needs, body, status with that scope)
 ENDPOINTS = [
-    ("GET", "/api/v1/monitors", "monitors:read", None),
-    ("POST", "/api/v1/monitors", "monitors:write", SITE),
-    ("GET", "/api/v1/monitors/{monitor}", "monitors:read", None),
-    ("PATCH", "/api/v1/monitors/{monitor}", "monitors:write", {"name": "x"}),
-    ("PUT", "/api/v1/monitors/{monitor}", "monitors:write", SITE),
-    ("DELETE", "/api/v1/monitors/{monitor}", "monitors:write", None),
-    ("GET", "/api/v1/status", "monitors:read", None),
-    ("GET", "/api/v1/keys", "api-keys:read", None),
-    ("POST", "/api/v1/keys", "api-keys:write", {"name": "x", "scopes": []}),
-    ("DELETE", "/api/v1/keys/{key}", "api-keys:write", None),
-    ("GET", "/api/v1/monitors/{monitor}/results", "monitors:read", None),
-    ("GET", "/api/v1/monitors/{monitor}/uptime", "monitors:read", None),
-    ("GET", "/api/v1/incidents", "monitors:read", None),
-    ("GET", "/api/v1/incidents/{incident}", "monitors:read", None),
-    ("POST", "/api/v1/incidents/{incident}/acknowledge", "monitors:write", None),
-    ("POST", "/api/v1/incidents/{incident}/resolve", "monitors:write", None),
-    ("GET", "/api/v1/channels", "alerts:read", None),
-    ("POST", "/api/v1/channels", "alerts:write", SLACK),
-    ("GET", "/api/v1/channels/{channel}", "alerts:read", None),
-    ("PATCH", "/api/v1/channels/{channel}", "alerts:write", {"name": "x"}),
-    ("PUT", "/api/v1/channels/{channel}", "alerts:write", SLACK),
-    ("DELETE", "/api/v1/channels/{channel}", "alerts:write", None),
-    ("POST", "/api/v1/channels/{channel}/test", "alerts:write", None),
-    ("GET", "/api/v1/channels/{channel}/deliveries", "alerts:read", None),
+    ("GET", "/api/v1/monitors", "monitors:read", None, 200),
+    ("POST", "/api/v1/monitors", "monitors:write", SITE, 201),
+    ("GET", "/api/v1/monitors/{monitor}", "monitors:read", None, 200),
+    ("PATCH", "/api/v1/monitors/{monitor}", "monitors:write", {"name": "x"}, 200),
+    ("PUT", "/api/v1/monitors/{monitor}", "monitors:write", SITE, 200),
+    ("DELETE", "/api/v1/monitors/{monitor}", "monitors:write", None, 200),
+    ("GET", "/api/v1/status", "monitors:read", None, 200),
+    ("GET", "/api/v1/keys", "api-keys:read", None, 200),
+    ("POST", "/api/v1/keys", "api-keys:write", {"name": "x", "scopes": []}, 201),
+    ("DELETE", "/api/v1/keys/{key}", "api-keys:write", None, 200),
+    ("GET", "/api/v1/monitors/{monitor}/results", "monitors:read", None, 200),
+    ("GET", "/api/v1/monitors/{monitor}/uptime", "monitors:read", None, 200),
+    ("GET", "/api/v1/incidents", "monitors:read", None, 200),
+    ("GET", "/api/v1/incidents/{incident}", "monitors:read", None, 200),
+    ("POST", "/api/v1/incidents/{incident}/acknowledge", "monitors:write", None, 200),
+    ("POST", "/api/v1/incidents/{incident}/resolve", "monitors:write", None, 200),
+    ("GET", "/api/v1/channels", "alerts:read", None, 200),
+    ("POST", "/api/v1/channels", "alerts:write", SLACK, 201),
+    ("GET", "/api/v1/channels/{channel}", "alerts:read", None, 200),
+    ("PATCH", "/api/v1/channels/{channel}", "alerts:write", {"name": "x"}, 200),
+    ("PUT", "/api/v1/channels/{channel}", "alerts:write", SLACK, 200),
+    ("DELETE", "/api/v1/channels/{channel}", "alerts:write", None, 200),
+    ("POST", "/api/v1/channels/{channel}/test", "alerts:write", None, 200),
+    ("GET", "/api/v1/channels/{channel}/deliveries", "alerts:read", None, 200),
 ]
 
 
@@ -50,9 +50,9 @@ def open_incident(monitor_id):
 
 
 @pytest.mark.parametrize("scope", SCOPES)
-@pytest.mark.parametrize(("method", "template", "needed", "body"), ENDPOINTS)
+@pytest.mark.parametrize(("method", "template", "needed", "body", "status"), ENDPOINTS)
 def test_a_key_reaches_an_endpoint_only_with_its_scope(
-    app, client, org, auth_headers, scope, method, template, needed, body
+    app, client, org, auth_headers, scope, method, template, needed, body, status
 ):
     monitor = create_monitor(client, auth_headers)
     channel = client.post("/api/v1/channels", json=SLACK, headers=auth_headers).json["channel"]
@@ -62,7 +62,7 @@ def test_a_key_reaches_an_endpoint_only_with_its_scope(
     path = template.format(monitor=monitor["id"], key=target_key.id, channel=channel["id"], incident=incident)
     response = client.open(path, method=method, json=body, headers=bearer(token))
     if scope == needed:
-        assert response.status_code < 400, response.json
+        assert response.status_code == status, response.json
     else:
         assert response.status_code == 403
         assert response.json == {"error": f"Missing required scope: {needed}"}
@@ -74,7 +74,7 @@ def test_the_matrix_covers_every_authenticated_route(app):
             method,
             template.format(monitor="<monitor_id>", key="<key_id>", channel="<channel_id>", incident="<incident_id>"),
         )
-        for method, template, _, _ in ENDPOINTS
+        for method, template, *_ in ENDPOINTS
     }
     routes = {
         (method, rule.rule)

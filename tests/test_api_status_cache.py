@@ -2,13 +2,15 @@
 
 from datetime import UTC, datetime
 
-from api_support import create_monitor
+import pytest
+from api_support import bearer, create_monitor
 from sqlalchemy import select, text, update
 
 from aloft.checks import CheckResult
 from aloft.engine.state import record
 from aloft.extensions import db
 from aloft.models import Incident, Organization
+from aloft.testing import issue_key
 
 SLOT = 1_800_000_000_000
 
@@ -58,13 +60,34 @@ def test_a_check_that_changes_nothing_visible_keeps_the_cache(client, auth_heade
     assert version(org) == before
 
 
-def test_one_orgs_changes_leave_another_orgs_version_alone(client, auth_headers, org, other_org):
-    before = version(other_org)
-    create_monitor(client, auth_headers)
-    db.session.execute(update(Incident).values(cause="x"))
+def test_one_orgs_changes_leave_another_orgs_version_alone(app, client, auth_headers, org, other_org):
+    other_headers = bearer(issue_key(app, other_org)[1])
+    for headers in (auth_headers, other_headers):
+        created = create_monitor(client, headers, confirmationCount=1)
+        record(db.session, created["id"], SLOT, CheckResult(ok=False, cause="HTTP 503"))
     db.session.commit()
-    assert version(other_org) == before
-    assert version(org) > 0
+    before, other_before = version(org), version(other_org)
+    changed = db.session.execute(update(Incident).where(Incident.org_id == org.id).values(cause="x"))
+    db.session.commit()
+    assert changed.rowcount == 1
+    assert version(org) > before
+    assert version(other_org) == other_before
+
+
+@pytest.mark.parametrize("first", ["acme", "globex"])
+def test_two_orgs_at_the_same_state_version_each_get_their_own_status(app, client, org, other_org, first):
+    headers = {organization.slug: bearer(issue_key(app, organization)[1]) for organization in (org, other_org)}
+    create_monitor(client, headers["acme"], name="Acme site")
+    create_monitor(client, headers["globex"], name="Globex site")
+    create_monitor(client, headers["globex"], name="Globex shop", paused=True)
+    db.session.execute(update(Organization).values(state_version=7))
+    db.session.commit()
+    assert version(org) == version(other_org) == 7
+
+    order = [first, *({"acme", "globex"} - {first})]
+    bodies = {slug: status(client, headers[slug]) for slug in order}
+    assert bodies["acme"]["counts"] == {"total": 1, "up": 0, "down": 0, "paused": 0, "pending": 1}
+    assert bodies["globex"]["counts"] == {"total": 2, "up": 0, "down": 0, "paused": 1, "pending": 1}
 
 
 def test_the_cached_body_is_the_computed_one(client, auth_headers, org):

@@ -1,13 +1,21 @@
-"""The `aloft` command, through Flask's CLI runner."""
+"""The `aloft` command, through Flask's CLI runner, and as a process where it matters where it runs."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from api_support import bearer, create_monitor
 from sqlalchemy import func, select
 
 from aloft.bootstrap import bootstrap
 from aloft.cli import cli
 from aloft.extensions import db
 from aloft.keys import hash_token, looks_like_token
-from aloft.models import ApiKey, Membership, Organization, User
+from aloft.models import ApiKey, Membership, Organization, User, utcnow
+from aloft.testing import issue_key
 
 
 @pytest.fixture
@@ -132,3 +140,110 @@ def test_bootstrap_creates_one_org_admin_and_key_and_is_idempotent(app):
 def test_db_commands_are_available(run):
     result = run("db", "current")
     assert result.exit_code == 0, result.output
+
+
+def test_orgs_create_adds_an_organization_that_keys_can_be_made_for(run):
+    result = run("orgs", "create", "initech", "--name", "Initech Ltd")
+    assert result.exit_code == 0, result.output
+    assert "Created organization initech (Initech Ltd)." in result.output
+    assert "keys create NAME --org initech" in result.output
+    organization = db.session.scalar(select(Organization).where(Organization.slug == "initech"))
+    assert organization.name == "Initech Ltd"
+    assert run("keys", "create", "ci", "--org", "initech").exit_code == 0
+
+
+def test_orgs_create_names_the_organization_after_its_slug_by_default(run):
+    assert run("orgs", "create", "acme-2").exit_code == 0
+    assert db.session.scalar(select(Organization.name).where(Organization.slug == "acme-2")) == "acme-2"
+
+
+@pytest.mark.parametrize("slug", ["Acme", "acme corp", "-acme", "acme-", "acme--corp", "acme_corp", "", "a" * 65])
+def test_orgs_create_refuses_a_slug_that_is_not_lowercase_words_and_hyphens(app, run, slug):
+    result = run("orgs", "create", "--", slug)
+    assert result.exit_code == 2
+    assert "lowercase letters, digits and hyphens" in result.output
+    assert db.session.scalar(select(func.count()).select_from(Organization)) == 0
+
+
+def test_orgs_create_refuses_a_slug_in_use(org, run):
+    result = run("orgs", "create", "acme", "--name", "Another Acme")
+    assert result.exit_code == 1
+    assert "Organization 'acme' already exists" in result.output
+    assert db.session.scalar(select(Organization.name)) == "Acme"
+
+
+def test_orgs_list_counts_each_organizations_monitors_and_keys_in_force(app, client, org, other_org, run):
+    _, token = issue_key(app, org)
+    create_monitor(client, bearer(token))
+    create_monitor(client, bearer(token), name="Second")
+    revoked, _ = issue_key(app, other_org, "revoked")
+    revoked.revoked_at = utcnow()
+    db.session.commit()
+    lines = run("orgs", "list").output.splitlines()
+    assert [line.split() for line in lines] == [
+        ["SLUG", "NAME", "MONITORS", "KEYS"],
+        ["acme", "Acme", "2", "1"],
+        ["globex", "Globex", "0", "0"],
+    ]
+
+
+ALOFT = [sys.executable, "-P", "-c", "from aloft.cli import main; main()"]
+
+
+def aloft(cwd: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+    """The `aloft` command run in ``cwd``, with only the ``ALOFT_*`` variables given."""
+    environ = {name: value for name, value in os.environ.items() if not name.startswith("ALOFT_")}
+    return subprocess.run(
+        [*ALOFT, *args], cwd=cwd, env={**environ, **variables}, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.parametrize(
+    "command", [["keys", "list"], ["orgs", "list"], ["db", "current"], ["keys", "create", "ci"]], ids=" ".join
+)
+def test_a_command_outside_an_installation_creates_nothing_and_says_where_it_looked(tmp_path, command):
+    result = aloft(tmp_path, *command)
+    assert result.returncode == 1
+    assert list(tmp_path.iterdir()) == [], "no ./aloft-data, no secret key, no database"
+    assert result.stderr.startswith("Error: No Aloft installation here: its database file does not exist.")
+    assert f"Data directory: {tmp_path / 'aloft-data'}\n" in result.stderr
+    assert f"Database: sqlite:///{tmp_path / 'aloft-data' / 'aloft.db'}\n" in result.stderr
+    assert "`aloft --data-dir DIR ...` or ALOFT_DATA_DIR" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_database_without_a_schema_is_no_installation_either(tmp_path):
+    (tmp_path / "empty.db").touch()
+    result = aloft(tmp_path, "keys", "list", ALOFT_DATABASE_URL="sqlite:///empty.db")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: No Aloft installation here: its database has no Aloft schema.")
+    assert "Database: sqlite:///empty.db\n" in result.stderr
+    assert list(tmp_path.iterdir()) == [tmp_path / "empty.db"]
+
+
+def test_plugins_outside_an_installation_lists_them_and_creates_nothing(tmp_path):
+    result = aloft(tmp_path, "plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    assert "http" in [plugin["name"] for plugin in json.loads(result.stdout)]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_data_dir_points_any_command_at_the_installation(tmp_path):
+    installation, elsewhere = tmp_path / "installation", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    assert aloft(elsewhere, "--data-dir", str(installation), "db", "upgrade").returncode == 0
+    assert aloft(elsewhere, "--data-dir", str(installation), "orgs", "create", "initech").returncode == 0
+    listed = aloft(elsewhere, "--data-dir", str(installation), "orgs", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.splitlines()[1].split() == ["initech", "initech", "0", "0"]
+    assert aloft(elsewhere, "orgs", "list", ALOFT_DATA_DIR=str(installation)).stdout == listed.stdout
+    assert sorted(path.name for path in installation.iterdir()) == ["aloft.db", "secret_key"]
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_keys_create_refuses_to_hash_with_a_secret_key_the_server_does_not_have(org, tmp_path, aloft_database_url):
+    result = aloft(tmp_path, "keys", "create", "ci", ALOFT_DATABASE_URL=aloft_database_url)
+    assert result.returncode == 1
+    assert "ALOFT_SECRET_KEY is not set and" in result.stderr and "secret_key does not exist" in result.stderr
+    assert list(tmp_path.iterdir()) == []
+    assert key_count() == 0

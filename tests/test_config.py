@@ -104,6 +104,14 @@ def test_the_secret_key_is_generated_once_and_kept_private(tmp_path):
     assert stored.stat().st_mode & 0o777 == 0o600
 
 
+def test_without_create_the_stored_secret_key_is_read_and_nothing_is_made(tmp_path):
+    config = settings(ALOFT_DATA_DIR=str(tmp_path / "data"))
+    assert config.with_secret_key(create=False).secret_key == ""
+    assert not (tmp_path / "data").exists()
+    stored = config.with_secret_key().secret_key
+    assert config.with_secret_key(create=False).secret_key == stored
+
+
 def test_a_configured_secret_key_is_not_written_to_disk(tmp_path):
     config = settings(ALOFT_DATA_DIR=str(tmp_path / "data"), ALOFT_SECRET_KEY="k" * 20).with_secret_key()
     assert config.secret_key == "k" * 20
@@ -113,7 +121,7 @@ def test_a_configured_secret_key_is_not_written_to_disk(tmp_path):
 def test_an_unwritable_data_dir_is_an_error_naming_the_setting(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(ConfigError, match=r"^ALOFT_DATA_DIR: cannot store"):
+    with pytest.raises(ConfigError, match=r"^ALOFT_DATA_DIR: cannot create .*: Not a directory"):
         settings(ALOFT_DATA_DIR=str(blocker / "data")).with_secret_key()
 
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import socket
 import subprocess
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -129,6 +132,16 @@ def test_redoc_script_is_served_as_javascript(client: FlaskClient) -> None:
     assert response.mimetype in JAVASCRIPT_TYPES
 
 
+def test_redoc_draws_its_logo_from_this_app(client: FlaskClient) -> None:
+    script = client.get("/api/v1/redoc/assets/redoc.standalone.js")
+    assert "cdn.redoc.ly" not in script.get_data(as_text=True)
+    assert '"/api/v1/redoc/assets/logo-mini.svg"' in script.get_data(as_text=True)
+    logo = client.get("/api/v1/redoc/assets/logo-mini.svg")
+    assert (logo.status_code, logo.mimetype) == (200, "image/svg+xml")
+    again = client.get("/api/v1/redoc/assets/redoc.standalone.js", headers={"If-None-Match": script.headers["ETag"]})
+    assert again.status_code == 304
+
+
 def test_assets_stay_inside_their_package(client: FlaskClient) -> None:
     assert client.get("/api/v1/docs/assets/../__init__.py").status_code == 404
     assert client.get("/api/v1/redoc/assets/../__init__.py").status_code == 404
@@ -151,8 +164,23 @@ def live_url(app: Flask) -> Iterator[str]:
     server.server_close()
 
 
-def rendered_dom(url: str, profile: Path) -> str:
-    """``url`` as headless Chromium renders it, able to reach 127.0.0.1 and nothing else."""
+@dataclass(frozen=True)
+class Rendering:
+    """A page as headless Chromium rendered it, and every load it tried beyond 127.0.0.1."""
+
+    dom: str
+    outside: list[str]
+
+
+def render(url: str, workdir: Path) -> Rendering:
+    """``url`` in headless Chromium, which can reach 127.0.0.1 and nothing else.
+
+    Nothing leaves: any other host goes to a proxy that refuses connections. What the page
+    tried is read from Chromium's own logs: its network log holds every request the page
+    started (Chromium's background requests name no page as their initiator), its console
+    every load the page's Content-Security-Policy refused before it started.
+    """
+    netlog = workdir / "netlog.json"
     with socket.socket() as dead_end:
         # Bound but never listening: every connection to this proxy is refused.
         dead_end.bind(("127.0.0.1", 0))
@@ -168,12 +196,15 @@ def rendered_dom(url: str, profile: Path) -> str:
                 "--disable-background-networking",
                 "--disable-component-update",
                 "--disable-sync",
-                f"--user-data-dir={profile}",
+                f"--user-data-dir={workdir / 'profile'}",
                 # Any host but 127.0.0.1 goes through the dead proxy, IP literals included:
                 # <-loopback> first drops Chromium's own bypass for localhost and 127.0.0.0/8.
                 f"--proxy-server={proxy}",
                 "--proxy-bypass-list=<-loopback>;127.0.0.1",
                 "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                f"--log-net-log={netlog}",
+                "--enable-logging=stderr",
+                "--v=0",
                 "--virtual-time-budget=10000",
                 "--dump-dom",
                 url,
@@ -184,21 +215,58 @@ def rendered_dom(url: str, profile: Path) -> str:
             check=False,
         )
     assert result.returncode == 0, result.stderr
-    return result.stdout
+    origin = f"{urlsplit(url).scheme}://{urlsplit(url).netloc}"
+    outside = [
+        requested
+        for requested in requests_started_by(origin, netlog)
+        if urlsplit(requested).scheme not in ("data", "blob") and urlsplit(requested).hostname != "127.0.0.1"
+    ]
+    refused = [line for line in result.stderr.splitlines() if "CONSOLE" in line and "Content Security Policy" in line]
+    return Rendering(result.stdout, outside + refused)
+
+
+def requests_started_by(origin: str, netlog: Path) -> list[str]:
+    """The URLs of the requests in a Chromium network log whose initiator is ``origin``."""
+    log = json.loads(netlog.read_text())
+    start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    started = [event.get("params", {}) for event in log["events"] if event["type"] == start]
+    assert started, "the network log shows no request at all"
+    return [params["url"] for params in started if params.get("initiator") == origin]
+
+
+@pytest.fixture
+def chromium() -> None:
+    if shutil.which(CHROMIUM) is None:
+        unavailable(f"Chromium is not installed: no `{CHROMIUM}` on PATH (Debian: apt-get install chromium)")
 
 
 @pytest.mark.browser
-def test_swagger_ui_renders_the_operations_offline(live_url: str, client: FlaskClient, tmp_path: Path) -> None:
-    if shutil.which(CHROMIUM) is None:
-        unavailable(f"Chromium is not installed: no `{CHROMIUM}` on PATH (Debian: apt-get install chromium)")
+def test_swagger_ui_renders_the_operations_offline(
+    chromium, live_url: str, client: FlaskClient, tmp_path: Path
+) -> None:
     spec = client.get(SPEC_URL).json
+    rendering = render(f"{live_url}/api/v1/docs", tmp_path)
     rendered = RenderedOperations()
-    rendered.feed(rendered_dom(f"{live_url}/api/v1/docs", tmp_path / "chromium"))
+    rendered.feed(rendering.dom)
 
+    assert rendering.outside == []
     assert spec_operations(spec)
     assert spec_operations(spec) <= rendered.operations
     for path in spec["paths"]:
         assert path in rendered.text, path
-    if "/api/v1/monitors" in spec["paths"]:
-        assert ("get", "/api/v1/monitors") in rendered.operations
-        assert "/api/v1/monitors" in rendered.text
+    assert ("get", "/api/v1/monitors") in rendered.operations
+    assert "/api/v1/monitors" in rendered.text
+
+
+@pytest.mark.browser
+def test_redoc_renders_every_path_offline(chromium, live_url: str, client: FlaskClient, tmp_path: Path) -> None:
+    spec = client.get(SPEC_URL).json
+    rendering = render(f"{live_url}/api/v1/redoc", tmp_path)
+    text = RenderedOperations()
+    text.feed(rendering.dom)
+
+    assert rendering.outside == []
+    assert "/api/v1/monitors" in spec["paths"]
+    for path in spec["paths"]:
+        assert path in text.text, path
+    assert "API docs by Redocly" in text.text, "the footer, whose logo this app serves, is rendered"

@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+from aloft.testing import unavailable
+
 EXAMPLE = Path(__file__).parent / "example_plugin"
 GUIDE = Path(__file__).parent.parent / "docs" / "plugins.md"
 DISTRIBUTION = {
@@ -142,11 +144,11 @@ def python(workspace: Path, example: Path) -> Path:
     try:
         venv.create(environment, with_pip=False)
     except (OSError, subprocess.CalledProcessError) as error:
-        pytest.skip(f"cannot create a virtual environment: {error}")
+        unavailable(f"cannot create a virtual environment: {error}")
     python = environment / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
     see_this_environment(python)
     if run(python, "-m", "pip", "--version").returncode != 0:
-        pytest.skip("pip is not installed, so the example cannot be installed")
+        unavailable("pip is not installed, so the example cannot be installed")
     # With setuptools and wheel at hand pip builds offline; otherwise it fetches them from its index.
     offline = run(python, "-c", "import setuptools, wheel").returncode == 0
     installed = run(
@@ -154,7 +156,7 @@ def python(workspace: Path, example: Path) -> Path:
     )
     output = installed.stdout + installed.stderr
     if installed.returncode != 0 and not offline and "No matching distribution found" in output:
-        pytest.skip("pip cannot build the example: install wheel here, or let pip reach an index with setuptools")
+        unavailable("pip cannot build the example: install wheel here, or let pip reach an index with setuptools")
     assert installed.returncode == 0, output
     return python
 

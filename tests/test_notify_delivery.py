@@ -4,8 +4,8 @@ import threading
 from datetime import timedelta
 
 import pytest
-from api_support import create_monitor
-from sqlalchemy import func, select, update
+from api_support import add_channel, create_monitor
+from sqlalchemy import func, insert, select, update
 
 from aloft.checks import CheckResult
 from aloft.engine import jobs
@@ -13,7 +13,7 @@ from aloft.engine.executors import EmbeddedExecutor
 from aloft.engine.jobs import load_targets, record_outcomes
 from aloft.engine.scheduler import Scheduler
 from aloft.extensions import db
-from aloft.models import Channel, Delivery, Incident, utcnow
+from aloft.models import Channel, Delivery, Incident, monitor_channels, utcnow
 from aloft.notify.sending import deliver, due_deliveries, retry_delay
 
 SLOT = 1_800_000_000_000
@@ -57,10 +57,21 @@ def test_an_opened_incident_writes_one_pending_delivery_per_channel_with_the_not
     for row in rows:
         assert (row.event, row.status, row.attempts, row.incident_id) == ("opened", "pending", 0, report.opened[0])
         assert row.payload["monitorName"] == "Shop API" and row.payload["cause"] == "HTTP 503"
-        assert row.payload["link"] == f"http://localhost:8000/api/v1/monitors/{monitor['id']}"
+        assert row.payload["link"] == f"http://localhost:8000/monitors/{monitor['id']}"
     resolved = record(monitor["id"], SLOT + 60_000, UP)
     assert len(resolved.resolved) == 1 and len(resolved.deliveries) == 2
     assert db.session.scalar(select(func.count()).select_from(Delivery).where(Delivery.event == "resolved")) == 2
+
+
+def test_a_foreign_channel_written_straight_into_the_link_table_gets_no_delivery(channels, other_org):
+    monitor, channel_ids = channels
+    foreign = add_channel(other_org, "globex ops")
+    db.session.execute(insert(monitor_channels).values(monitor_id=monitor["id"], channel_id=foreign.id))
+    db.session.commit()
+    report = record(monitor["id"], SLOT, DOWN)
+    assert len(report.opened) == 1
+    delivered_to = db.session.scalars(select(Delivery.channel_id)).all()
+    assert sorted(delivered_to) == sorted(channel_ids)
 
 
 def test_a_check_that_changes_nothing_writes_no_delivery(channels):

@@ -1,9 +1,10 @@
 """Interactive API docs: Swagger UI at ``/api/v1/docs`` and ReDoc at ``/api/v1/redoc``.
 
 Both render ``/api/v1/openapi.json`` with JavaScript and CSS served from installed Python
-packages (``flask-swagger-ui`` ships Swagger UI 5, ``openapi-ui-bundles`` ships ReDoc), so the
-pages work on a machine with no internet: they reference no other origin, and their
-Content-Security-Policy lets them load nothing from one.
+packages (``flask-swagger-ui`` ships Swagger UI 5, ``openapi-ui-bundles`` ships ReDoc, served
+with its logo from the package rather than Redocly's CDN), so the pages work on a machine with
+no internet: they reference no other origin, and their Content-Security-Policy lets them load
+nothing from one.
 
 This is a plain Flask blueprint, not a flask-smorest one, so its routes stay out of the OpenAPI
 document; its name, ``docs``, is one the authentication layer serves without an API key.
@@ -11,10 +12,12 @@ document; its name, ``docs``, is one the authentication layer serves without an 
 
 from __future__ import annotations
 
+import hashlib
+from functools import cache
 from pathlib import Path
 
 import flask_swagger_ui
-from flask import Blueprint, Response, render_template_string, send_from_directory
+from flask import Blueprint, Response, render_template_string, request, send_from_directory, url_for
 from openapi_ui_bundles import redoc
 
 SWAGGER_UI_DIR = Path(flask_swagger_ui.__file__).with_name("dist")
@@ -25,9 +28,12 @@ SWAGGER_UI_POLICY = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'self'"
 )
-#: ReDoc also sets inline styles and builds its search worker from a blob: URL. Its footer's
-#: logo, an image on another origin that redoc.standalone.js names, is refused.
+#: ReDoc also sets inline styles and builds its search worker from a blob: URL.
 REDOC_POLICY = f"{SWAGGER_UI_POLICY}; style-src 'self' 'unsafe-inline'; worker-src blob:"
+#: redoc.standalone.js draws its footer's logo from Redocly's CDN; the package ships the same
+#: image, and the bundle is served pointing at that copy.
+REDOC_CDN_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+REDOC_LOGO = "logo-mini.svg"
 
 SWAGGER_UI_PAGE = """<!DOCTYPE html>
 <html lang="en">
@@ -102,6 +108,22 @@ def swagger_ui_asset(filename: str) -> Response:
 @bp.get("/redoc")
 def redoc_page() -> Response:
     return page(REDOC_PAGE, REDOC_POLICY)
+
+
+@bp.get("/redoc/assets/redoc.standalone.js")
+def redoc_script() -> Response:
+    script, etag = redoc_bundle(url_for("docs.redoc_asset", filename=REDOC_LOGO))
+    response = Response(script, mimetype="text/javascript")
+    response.set_etag(etag)
+    return response.make_conditional(request)
+
+
+@cache
+def redoc_bundle(logo_url: str) -> tuple[bytes, str]:
+    """redoc.standalone.js with its logo at ``logo_url``, and an ETag for it."""
+    script = (Path(REDOC_DIR) / "redoc.standalone.js").read_text(encoding="utf-8").replace(REDOC_CDN_LOGO, logo_url)
+    data = script.encode()
+    return data, hashlib.sha256(data).hexdigest()[:32]
 
 
 @bp.get("/redoc/assets/<path:filename>")

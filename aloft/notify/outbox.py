@@ -21,7 +21,8 @@ SWEEP_AFTER = timedelta(seconds=15)
 
 
 def monitor_link(base_url: str, monitor_id: str) -> str:
-    return f"{base_url}/api/v1/monitors/{monitor_id}"
+    """Where a person reads about the monitor: a page, not the API (which needs a key)."""
+    return f"{base_url}/monitors/{monitor_id}"
 
 
 def write_deliveries(

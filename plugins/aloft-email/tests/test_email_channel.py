@@ -55,8 +55,8 @@ def test_one_message_goes_to_every_recipient_over_verified_tls(smtp):
     plain = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
     assert "Cause: HTTP 503" in plain and "Down since: 2027-01-15 08:00:00 UTC" in plain
-    assert "https://aloft.example/api/v1/monitors/m-1" in plain
-    assert '<a href="https://aloft.example/api/v1/monitors/m-1">' in html and "HTTP 503" in html
+    assert "https://aloft.example/monitors/m-1" in plain
+    assert '<a href="https://aloft.example/monitors/m-1">' in html and "HTTP 503" in html
 
 
 def test_a_resolved_message_says_how_long_it_was_down(smtp):

@@ -34,7 +34,7 @@ def test_an_opened_incident_triggers_an_alert_with_the_facts(receiver):
     assert event["payload"]["severity"] == "error"
     assert event["payload"]["timestamp"] == "2027-01-15T08:00:00.000Z"
     assert event["payload"]["custom_details"]["Cause"] == "HTTP 503"
-    assert event["links"] == [{"href": "https://aloft.example/api/v1/monitors/m-1", "text": "Open in Aloft"}]
+    assert event["links"] == [{"href": "https://aloft.example/monitors/m-1", "text": "Open in Aloft"}]
 
 
 def test_the_resolve_and_the_acknowledge_carry_the_triggers_dedup_key(receiver):

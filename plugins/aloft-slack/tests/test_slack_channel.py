@@ -44,7 +44,7 @@ def test_an_opened_incident_names_the_monitor_the_cause_the_time_and_links_to_al
     assert "Cause: HTTP 503" in facts and "Down since: 2027-01-15 08:00:00 UTC" in facts
     assert "Target: https://shop.example/health" in facts
     (button,) = payload["blocks"][2]["elements"]
-    assert button["url"] == "https://aloft.example/api/v1/monitors/m-1"
+    assert button["url"] == "https://aloft.example/monitors/m-1"
 
 
 def test_a_resolved_message_says_how_long_it_was_down(receiver):
