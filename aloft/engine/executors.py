@@ -16,7 +16,6 @@ from aloft.engine.runner import Runner
 from aloft.engine.scheduler import Claim
 from aloft.notify.dispatch import close_sender, send_deliveries, sender
 
-
 QUEUE_NAME = "aloft-checks"
 REDIS_AWAY = "due checks and notifications wait in the database until it is back"
 REDIS_BACK = "handing out checks and notifications again"
