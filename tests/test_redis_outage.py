@@ -13,6 +13,7 @@ import time
 
 import pytest
 from api_support import bearer, create_monitor
+from engine_support import Workers, wait_for
 from rq import Queue
 from sqlalchemy import select
 
@@ -20,8 +21,9 @@ from aloft.api.ratelimit_storage import REDIS_RETRY_SECONDS
 from aloft.app import create_app
 from aloft.engine.executors import RQExecutor
 from aloft.engine.scheduler import Scheduler
+from aloft.engine.worker import RETRY_SECONDS
 from aloft.extensions import db
-from aloft.models import SCHEDULE_ID, Schedule
+from aloft.models import SCHEDULE_ID, CheckResult, Schedule
 from aloft.redis_connection import connect
 from aloft.testing import issue_key, make_due, make_settings
 
@@ -105,3 +107,31 @@ def test_the_scheduler_keeps_the_checks_it_could_not_enqueue_and_hands_them_out_
         assert (len(gone(lines)), len(back(lines))) == (1, 1), lines
     finally:
         executor.close()
+
+
+def test_a_worker_says_once_that_redis_went_away_and_once_that_it_is_back_and_takes_checks_again(
+    app, client, auth_headers, own_redis, tmp_path, aloft_database_url, target
+):
+    monitor = create_monitor(client, auth_headers, url=f"http://127.0.0.1:{target.port}/", intervalSeconds=60)
+    workers = Workers(tmp_path, aloft_database_url, own_redis.url, "aloft-checks")
+    executor = RQExecutor(own_redis.url)
+    try:
+        workers.start()
+        wait_for("the worker to listen", lambda: "Listening on" in workers.logs(), workers=workers)
+        own_redis.stop()
+        wait_for("the worker to notice", lambda: "is unreachable" in workers.logs(), workers=workers)
+        time.sleep(3 * RETRY_SECONDS)  # several of RQ's retries
+        own_redis.start()
+        wait_for("the worker to notice", lambda: "answers again" in workers.logs(), workers=workers)
+
+        make_due(monitor["id"])
+        scheduler = Scheduler(lambda: db.session, executor)
+        wait_for("the check to be enqueued", scheduler.run_once, workers=workers)
+        wait_for("the check to be recorded", lambda: db.session.scalars(select(CheckResult)).all(), workers=workers)
+    finally:
+        workers.stop()
+        executor.close()
+    lines = workers.logs().splitlines()
+    assert len(gone(lines)) == 1, lines
+    assert len(back(lines)) == 1, lines
+    assert not [line for line in lines if "could not connect to Redis" in line or "Traceback" in line], lines
