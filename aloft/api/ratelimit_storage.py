@@ -16,8 +16,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,12 +34,21 @@ SWEEP_SECONDS = 60.0
 
 Clock = Callable[[], float]
 
+#: ``amount`` hits at ``now`` if fewer than ``limit - amount + 1`` were counted since ``now - expiry``.
+ACQUIRE = """
+INSERT INTO hits (key, at, expires)
+WITH RECURSIVE hit(number) AS (SELECT 1 UNION ALL SELECT number + 1 FROM hit WHERE number < ?)
+SELECT ?, ?, ? FROM hit
+WHERE (SELECT count(*) FROM hits WHERE key = ? AND at >= ?) + ? <= ?
+"""
+
 
 class LocalStorage(Storage, MovingWindowSupport):
     """A moving window per key in an SQLite file shared by every process that opens it.
 
-    Each hit is a row; allowing one is a write transaction (``BEGIN IMMEDIATE``), so two
-    processes never both take the last place in a window. The file is not the main
+    Each hit is a row; allowing one is one ``INSERT … SELECT`` that counts and inserts under
+    the write lock, so two processes never both take the last place in a window, and rows of
+    requests that left their window are swept once a minute. The file is not the main
     database: its writes never wait for the engine's, and losing it loses only counts, so
     it is written without fsync (``synchronous=OFF``). Each thread of each process has its
     own connection. ``clock`` (seconds since the epoch) is there for tests.
@@ -72,29 +80,16 @@ class LocalStorage(Storage, MovingWindowSupport):
             self._local.connection, self._local.pid = connection, os.getpid()
         return connection
 
-    @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        connection = self._connection()
-        connection.execute("BEGIN IMMEDIATE")
-        try:
-            yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-
     def acquire_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         now = self.clock()
-        with self._writing() as connection:
-            if now - self._swept_at >= SWEEP_SECONDS:
-                self._swept_at = now
-                connection.execute("DELETE FROM hits WHERE expires < ?", (now,))
-            connection.execute("DELETE FROM hits WHERE key = ? AND at < ?", (key, now - expiry))
-            (counted,) = connection.execute("SELECT count(*) FROM hits WHERE key = ?", (key,)).fetchone()
-            if counted + amount > limit:
-                return False
-            connection.executemany("INSERT INTO hits VALUES (?, ?, ?)", [(key, now, now + expiry)] * amount)
-        return True
+        connection = self._connection()
+        if now - self._swept_at >= SWEEP_SECONDS:
+            self._swept_at = now
+            connection.execute("DELETE FROM hits WHERE expires < ?", (now,))
+        # One statement, so one short write transaction: the count and the insert cannot be split
+        # by another process's insert (an INSERT takes the write lock before it reads).
+        inserted = connection.execute(ACQUIRE, (amount, key, now, now + expiry, key, now - expiry, amount, limit))
+        return inserted.rowcount == amount
 
     def get_moving_window(self, key: str, limit: int, expiry: int) -> tuple[float, int]:
         now = self.clock()
@@ -106,12 +101,10 @@ class LocalStorage(Storage, MovingWindowSupport):
         return (oldest, counted) if counted else (now, 0)
 
     def clear(self, key: str) -> None:
-        with self._writing() as connection:
-            connection.execute("DELETE FROM hits WHERE key = ?", (key,))
+        self._connection().execute("DELETE FROM hits WHERE key = ?", (key,))
 
     def reset(self) -> int | None:
-        with self._writing() as connection:
-            return connection.execute("DELETE FROM hits").rowcount
+        return self._connection().execute("DELETE FROM hits").rowcount
 
     def check(self) -> bool:
         self._connection().execute("SELECT 1")
