@@ -29,7 +29,7 @@ class ConfigError(Exception):
 SETTINGS: dict[str, tuple[str, str]] = {
     "ALOFT_DATA_DIR": (
         "`./aloft-data`",
-        "Directory for the SQLite database and the generated secret key.",
+        "Directory for the SQLite database, the generated secret key and the rate-limit counts (`ratelimits.db`).",
     ),
     "ALOFT_DATABASE_URL": (
         "SQLite file `aloft.db` in the data dir",
