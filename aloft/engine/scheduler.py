@@ -102,22 +102,21 @@ def _claim_stretch(session: Session, until_ms: int) -> tuple[int, int] | None:
     return (since, until_ms) if claimed == 1 else None
 
 
-def release_stretch(session: Session, since_ms: int, until_ms: int) -> bool:
+def release_stretch(session: Session, since_ms: int, until_ms: int) -> None:
     """Give back a stretch whose checks could not be handed out: move the mark from ``until`` back to ``since``.
 
     The next claim then covers it again, so no check is lost to an executor that could not
-    take it (RQ while Redis is away). False when another scheduler has moved the mark on
-    meanwhile: the stretch was handed out by it, or is lost, as when a scheduler dies.
+    take it (RQ while Redis is away). When another scheduler has moved the mark on meanwhile
+    the mark stays where it is: that scheduler handed the later stretch out.
     """
     with one_writer(session):
-        released = session.execute(
+        session.execute(
             update(Schedule)
             .where(Schedule.id == SCHEDULE_ID, Schedule.handed_out_until_ms == until_ms)
             .values(handed_out_until_ms=since_ms)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         session.commit()
-    return released == 1
 
 
 def due_in(session: Session, since_ms: int, until_ms: int) -> list[Claim]:
