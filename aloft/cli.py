@@ -495,10 +495,9 @@ def prune_command() -> None:
 @click.option("--queue", default=None, metavar="NAME", help="RQ queue to take jobs from (default: aloft-checks).")
 def worker_command(burst: bool, queue: str | None) -> None:
     """Run check jobs from Redis (needs ALOFT_REDIS_URL). Start as many as you like."""
-    from rq import Queue, SimpleWorker
-
     from aloft.engine.executors import QUEUE_NAME
     from aloft.engine.jobs import start_runner, stop_runner
+    from aloft.engine.worker import work
     from aloft.notify.channel_types import warn_about_unusable_types
     from aloft.notify.dispatch import close_sender
     from aloft.redis_connection import connect
@@ -517,9 +516,8 @@ def worker_command(burst: bool, queue: str | None) -> None:
     runner = start_runner(current_app._get_current_object())  # type: ignore[attr-defined]
     click.echo(f"Worker running {runner.concurrency} checks at once (check process {runner.process.pid})")
     warn_about_unusable_types(current_app._get_current_object())  # type: ignore[attr-defined]
-    worker = SimpleWorker([Queue(queue or QUEUE_NAME, connection=connection)], connection=connection)
     try:
-        worker.work(burst=burst, with_scheduler=False, logging_level=config.log_level.upper())
+        work(config.redis_url, connection, queue or QUEUE_NAME, burst=burst, logging_level=config.log_level.upper())
     finally:
         stop_runner()  # record what is still running before exiting
         close_sender(current_app._get_current_object())  # type: ignore[attr-defined]

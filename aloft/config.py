@@ -32,8 +32,8 @@ class ConfigError(Exception):
 SETTINGS: dict[str, tuple[str, str]] = {
     "ALOFT_DATA_DIR": (
         "`./aloft-data`",
-        "Directory for the SQLite database and the generated secret key; created 0700, its files 0600 "
-        "(`aloft --data-dir` sets it for one command).",
+        "Directory for the SQLite database, the generated secret key and the rate-limit counts "
+        "(`ratelimits.db`); created 0700, its files 0600 (`aloft --data-dir` sets it for one command).",
     ),
     "ALOFT_DATABASE_URL": (
         "SQLite file `aloft.db` in the data dir",

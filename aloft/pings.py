@@ -51,6 +51,13 @@ def expect_pings(monitor: Monitor, passive: bool) -> None:
     monitor.last_ping_kind = None
 
 
+def is_ping_token(token: str) -> bool:
+    """True when a monitor has this ping token."""
+    if not token or len(token) > TOKEN_CHARS:
+        return False
+    return db.session.scalar(select(Monitor.id).where(Monitor.ping_token == token)) is not None
+
+
 def record_ping(
     token: str,
     kind: str,

@@ -56,8 +56,12 @@ def private_sqlite_database(database_url: str) -> None:
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return
     path = Path(url.database).expanduser().resolve()
-    if not path.parent.is_dir():
-        return
+    if path.parent.is_dir():
+        private_sqlite_file(path)
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Create the SQLite file ``path`` 0600 in an existing directory, or narrow it and its companions."""
     with contextlib.suppress(FileExistsError):
         os.close(create_private_file(path))
     for file in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):

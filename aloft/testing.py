@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -193,6 +196,56 @@ def redis_url() -> str:
     if problem is not None:
         unavailable(f"Redis at {url} is unreachable: {problem}")
     return url
+
+
+class RedisServer:
+    """A Redis server of one test's own (``redis-server`` on a free port), which it can stop and start again.
+
+    Nothing else uses it: its keys are the test's alone, and stopping it (SIGKILL, as a crash
+    would) and starting it again on the same port is how a test takes Redis away and brings it
+    back. It keeps nothing on disk, so it comes back empty.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        with socket.create_server(("127.0.0.1", 0)) as probe:
+            self.port = probe.getsockname()[1]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            cwd=self.directory,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.05)
+        raise AssertionError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
+    """A started :class:`RedisServer`; needs the ``redis-server`` program (CI installs it)."""
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is not installed (apt-get install redis-server)")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -401,8 +401,10 @@ def http_status(url: str, token: str | None = None) -> int:
 
 
 @contextmanager
-def gunicorn(environment: dict[str, str], workers: int, data_dir: Path) -> Iterator[str]:
-    """Run ``gunicorn -w N`` on a free 127.0.0.1 port until the block ends; yield its base URL."""
+def gunicorn(
+    environment: dict[str, str], workers: int, data_dir: Path, *, app: str = "aloft.app:create_app()"
+) -> Iterator[str]:
+    """Run ``gunicorn -w N`` serving ``app`` on a free 127.0.0.1 port until the block ends; yield its base URL."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     env = {name: value for name, value in os.environ.items() if not name.startswith("ALOFT_")} | environment
@@ -414,7 +416,7 @@ def gunicorn(environment: dict[str, str], workers: int, data_dir: Path) -> Itera
         str(workers),
         "-b",
         f"127.0.0.1:{port}",
-        "aloft.app:create_app()",
+        app,
     ]
     log_path = data_dir / "gunicorn.log"
     log(f"Starting: {' '.join(command[1:])} (log: {log_path})")

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import re
 import signal
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from api_support import create_monitor
@@ -225,53 +222,6 @@ def test_a_webhook_that_hangs_fails_the_attempt_after_aloft_delivery_timeout(cli
     assert (tested.json["delivery"]["status"], tested.json["delivery"]["lastError"]) == ("failed", "Timed out after 1s")
     assert len(receiver.requests) == 1, "the peer got the request, and held it"
     assert 0.9 < took < 5, f"ALOFT_DELIVERY_TIMEOUT is 1 s; the attempt took {took:.1f} s"
-
-
-class OwnRedis:
-    """A Redis server of this test's own, on a free port, that can be stopped and started again."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        with socket.create_server(("127.0.0.1", 0)) as probe:
-            self.port = probe.getsockname()[1]
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            cwd=self.directory,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.05)
-        raise AssertionError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait()
-
-
-@pytest.fixture
-def own_redis(tmp_path, redis_url) -> Iterator[OwnRedis]:
-    """Needs the redis-server program (CI installs it; the machine's Redis must answer too)."""
-    import shutil
-
-    if shutil.which("redis-server") is None:
-        pytest.fail("redis-server is not installed (apt-get install redis-server)", pytrace=False)
-    server = OwnRedis(tmp_path)
-    server.start()
-    yield server
-    server.stop()
 
 
 def sweep_until(scheduler: Scheduler, condition, timeout: float = PATIENCE, workers: Workers | None = None):

@@ -62,3 +62,17 @@ def test_a_database_that_cannot_be_created_is_an_error_naming_the_setting(tmp_pa
     blocker.write_text("")
     with pytest.raises(ConfigError, match=r"^ALOFT_DATA_DIR: cannot create "):
         create_app({"ALOFT_DATA_DIR": str(blocker / "data"), "ALOFT_SECRET_KEY": "k" * 20})
+
+
+def test_the_rate_limit_counts_are_readable_by_their_owner_only(tmp_path, permissive_umask):
+    data_dir = tmp_path / "aloft-data"
+    app = create_app({"ALOFT_DATA_DIR": str(data_dir)})
+    with app.app_context():
+        upgrade()
+    # A request without a key is counted per client IP: the counts' file is made then.
+    assert app.test_client().get("/api/v1/status").status_code == 401
+    assert {path.name: mode(path) for path in data_dir.iterdir() if path.name.startswith("ratelimits.db")} == {
+        "ratelimits.db": 0o600,
+        "ratelimits.db-wal": 0o600,
+        "ratelimits.db-shm": 0o600,
+    }

@@ -3,7 +3,8 @@
 Two request hooks sandwich the rate limiter, so that a refused request is still counted
 and still carries the ``X-RateLimit-*`` headers: :func:`identify` finds the key (or notes
 why there is none), the limiter counts the request against that key or the client IP,
-and :func:`enforce` answers 401 or 403 before the view runs.
+and :func:`enforce` answers 401 or 403 before the view runs. A request to an unknown path
+under ``/api/v1`` is identified too (it counts against its key) but answers 404 or 405.
 
 What a key may do (:mod:`aloft.access`) depends on its minter's role, read in the same query
 as the key on every request: a demotion or removal applies to the very next request.
@@ -27,6 +28,7 @@ from aloft.models import ApiKey, Membership, utcnow
 MISSING_HEADER = "Missing or malformed Authorization header. Expected 'Bearer <token>'."
 INVALID_TOKEN = "Invalid API token"
 EXPIRED_TOKEN = "API token expired"
+API_PREFIX = "/api/v1"
 #: lastUsedAt is written at most this often per key, not on every request.
 LAST_USED_RESOLUTION = timedelta(seconds=60)
 
@@ -39,12 +41,19 @@ def endpoint_blueprint() -> Blueprint | None:
     return None
 
 
+def unknown_api_path() -> bool:
+    """True for a request under ``/api/v1`` that no route serves (a 404 or a 405)."""
+    return request.url_rule is None and (request.path + "/").startswith(f"{API_PREFIX}/")
+
+
 def identify() -> None:
     g.api_key = None
     g.rights = None
     g.auth_error = None
     g.auth_required = endpoint_blueprint() is not None
-    if not g.auth_required:
+    # An unknown path needs no key, but a key it carries is what the request counts against.
+    g.api_caller_counted = g.auth_required or unknown_api_path()
+    if not g.api_caller_counted:
         return
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     token = token.strip()
@@ -70,6 +79,8 @@ def identify() -> None:
 
 
 def enforce() -> ResponseReturnValue | None:
+    if not g.auth_required:
+        return None
     if g.auth_error is not None:
         response = error_response(401, g.auth_error)
         response.headers["WWW-Authenticate"] = 'Bearer realm="aloft"'

@@ -1,33 +1,86 @@
-"""Rate limits: per API key (``ALOFT_RATE_LIMIT``/minute), per client IP when unauthenticated.
+"""Rate limits: one count per caller across every route and every web process, in a moving window.
 
-Counts live in Redis when ``ALOFT_REDIS_URL`` is set, so every web worker shares them;
-in memory otherwise (then each worker process counts on its own). A moving window makes
-the limit exact: never more than N requests in any 60 seconds.
+A caller is an API key (``ALOFT_RATE_LIMIT`` requests a minute), or, without a valid key,
+the client IP (:data:`UNAUTHENTICATED_PER_MINUTE`). Every request that needs a key counts,
+whatever its answer (401, 403, 404, 405, 413, 429 too), and so does any request to an unknown
+path under ``/api/v1``; health, ready and the docs do not. A plugin's routes can count their
+own callers (:func:`count_callers`): the heartbeat ingest counts per ping token.
+
+flask-limiter applies one application-wide limit whose key and size come from the caller,
+so ``/status``, ``/monitors`` and ``/keys`` draw on one budget. Where the counts live is
+:mod:`aloft.api.ratelimit_storage`: Redis when configured (falling back to a local file
+while it is away), else a file in the data dir that every web worker on the machine shares.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, current_app, g
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from aloft.api.ratelimit_storage import storage_uri_and_options
+
 UNAUTHENTICATED_PER_MINUTE = 20
+CALLERS = "aloft.rate_limit_callers"
+CALLER = "aloft.rate_limit_caller"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Whom a request is counted against (``key:<id>``, ``ip:<address>``…), and how many a minute it may make."""
+
+    identity: str
+    per_minute: int
+
+
+def client_address_caller() -> Caller:
+    """The client IP, with the budget of a caller without a valid key."""
+    return Caller(f"ip:{get_remote_address()}", UNAUTHENTICATED_PER_MINUTE)
+
+
+def api_caller() -> Caller:
+    """The calling API key, or the client IP when the request has no valid key."""
+    key = g.get("api_key")
+    if key is None:
+        return client_address_caller()
+    return Caller(f"key:{key.id}", current_app.extensions["aloft.settings"].rate_limit)
+
+
+def count_callers(app: Flask, blueprint: str, caller: Callable[[], Caller]) -> None:
+    """Count the requests ``blueprint`` serves against the caller ``caller()`` names (instead of not at all)."""
+    app.extensions[CALLERS][blueprint] = caller
+
+
+def counted_caller() -> Caller | None:
+    """Whom this request counts against; None when it is not limited.
+
+    Decided once per request (kept in the WSGI environ: ``g`` outlives a request when a test
+    holds an app context).
+    """
+    if CALLER not in request.environ:
+        by_blueprint = current_app.extensions[CALLERS].get(request.blueprint or "")
+        if by_blueprint is not None:
+            request.environ[CALLER] = by_blueprint()
+        else:
+            request.environ[CALLER] = api_caller() if g.get("api_caller_counted") else None
+    return request.environ[CALLER]
 
 
 def rate_limit_key() -> str:
-    key = g.get("api_key")
-    return f"key:{key.id}" if key is not None else f"ip:{get_remote_address()}"
+    caller = counted_caller()
+    return caller.identity if caller is not None else ""
 
 
 def current_limit() -> str:
-    if g.get("api_key") is not None:
-        return f"{current_app.extensions['aloft.settings'].rate_limit}/minute"
-    return f"{UNAUTHENTICATED_PER_MINUTE}/minute"
+    caller = counted_caller()
+    return f"{caller.per_minute if caller is not None else UNAUTHENTICATED_PER_MINUTE}/minute"
 
 
 def exempt() -> bool:
-    """Health probes and the docs are never limited."""
-    return not g.get("auth_required", False)
+    return counted_caller() is None
 
 
 def retry_after_only_when_limited(response: Response) -> Response:
@@ -40,18 +93,23 @@ def retry_after_only_when_limited(response: Response) -> Response:
 def configure(app: Flask) -> Limiter:
     """Give ``app`` its own limiter (one per app: each has its own storage)."""
     settings = app.extensions["aloft.settings"]
+    storage_uri, storage_options = storage_uri_and_options(settings.redis_url, settings.data_dir)
     app.config.update(
-        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_STORAGE_URI=storage_uri,
+        RATELIMIT_STORAGE_OPTIONS=storage_options,
         RATELIMIT_STRATEGY="moving-window",
         RATELIMIT_HEADERS_ENABLED=True,
         RATELIMIT_KEY_PREFIX="aloft",
         RATELIMIT_SWALLOW_ERRORS=False,
     )
+    app.extensions[CALLERS] = {}
     # after_request hooks run in reverse order: this one runs after the limiter's.
     app.after_request(retry_after_only_when_limited)
     return Limiter(
         key_func=rate_limit_key,
         app=app,
-        default_limits=[current_limit],
-        default_limits_exempt_when=exempt,
+        application_limits=[current_limit],
+        application_limits_exempt_when=exempt,
+        # flask-limiter exempts requests without an endpoint; an unknown path under /api/v1 counts too.
+        request_identifier=lambda: request.endpoint or request.path,
     )

@@ -102,6 +102,23 @@ def _claim_stretch(session: Session, until_ms: int) -> tuple[int, int] | None:
     return (since, until_ms) if claimed == 1 else None
 
 
+def release_stretch(session: Session, since_ms: int, until_ms: int) -> None:
+    """Give back a stretch whose checks could not be handed out: move the mark from ``until`` back to ``since``.
+
+    The next claim then covers it again, so no check is lost to an executor that could not
+    take it (RQ while Redis is away). When another scheduler has moved the mark on meanwhile
+    the mark stays where it is: that scheduler handed the later stretch out.
+    """
+    with one_writer(session):
+        session.execute(
+            update(Schedule)
+            .where(Schedule.id == SCHEDULE_ID, Schedule.handed_out_until_ms == until_ms)
+            .values(handed_out_until_ms=since_ms)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+
+
 def due_in(session: Session, since_ms: int, until_ms: int) -> list[Claim]:
     """Every check due in ``(since, until]`` of an unpaused monitor, oldest slot first.
 
@@ -150,7 +167,12 @@ class Scheduler:
         self._swept_at = 0.0
 
     def run_once(self) -> int:
-        """One tick; returns the number of checks handed out."""
+        """One tick; returns the number of checks handed out.
+
+        When the executor cannot take them (RQ while Redis is away), the stretch is given
+        back and claimed again by a later tick: once Redis is back, each monitor due
+        meanwhile is checked once, at its latest grid point, as after a scheduler restart.
+        """
         session = self.session_factory()
         try:
             self.sweep(session)
@@ -158,7 +180,9 @@ class Scheduler:
             if stretch is None:
                 return 0
             claims = due_in(session, *stretch)
-            self.executor.submit(list(batches(claims, BATCH_SIZE)))
+            if not self.executor.submit(list(batches(claims, BATCH_SIZE))):
+                release_stretch(session, *stretch)
+                return 0
             return len(claims)
         finally:
             session.close()

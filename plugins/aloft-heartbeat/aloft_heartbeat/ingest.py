@@ -1,7 +1,9 @@
 """The ingest endpoint: ``GET|POST|HEAD /heartbeat/<token>`` records a ping, ``…/start`` and ``…/fail`` too.
 
 It sits outside ``/api/v1`` and needs no API key: the unguessable token in the URL is the
-credential, so it is rate limited per token and kept out of access logs.
+credential, so it is rate limited per token (one count for its three routes, in every web
+worker) and kept out of access logs. A ping for a token no monitor has counts against the
+client IP, with the budget of an API call without a key: guessing tokens gains nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import traceback
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from aloft.pings import BODY_EXCERPT_CHARS, PING_PATH, record_ping
+from aloft.api.ratelimit import Caller, client_address_caller, count_callers
+from aloft.pings import BODY_EXCERPT_CHARS, PING_PATH, is_ping_token, record_ping
 from aloft_heartbeat.redaction import redact_access_logs
 
 log = logging.getLogger(__name__)
@@ -60,15 +63,17 @@ def unexpected_error(exc: Exception) -> tuple[Response, int]:
     return jsonify(error="Internal server error"), 500
 
 
-def token_key() -> str:
-    """The rate-limit key of a ping: its token, hashed so that not even the limiter's storage holds it."""
+def ping_caller() -> Caller:
+    """Whom a ping counts against: its token, hashed so that not even the limiter's storage holds it,
+    or the client IP when no monitor has the token."""
     token = (request.view_args or {}).get("token", "")
-    return "heartbeat:" + hashlib.sha256(token.encode()).hexdigest()[:32]
+    if not is_ping_token(token):
+        return client_address_caller()
+    return Caller("heartbeat:" + hashlib.sha256(token.encode()).hexdigest()[:32], PINGS_PER_MINUTE)
 
 
 def register(app: Flask) -> None:
-    """Serve the ingest routes on ``app``, limited per token by the app's own limiter."""
-    (limiter,) = app.extensions["limiter"]
-    limiter.shared_limit(f"{PINGS_PER_MINUTE}/minute", scope="heartbeat", key_func=token_key)(bp)
+    """Serve the ingest routes on ``app``, counted per token by the app's own limiter."""
+    count_callers(app, bp.name, ping_caller)
     app.register_blueprint(bp)
     redact_access_logs()

@@ -63,16 +63,29 @@ def test_an_unknown_token_is_a_404_in_json(client, heartbeat, suffix):
     assert db.session.scalar(select(func.count()).select_from(Ping)) == 0
 
 
-def test_pings_are_limited_to_60_a_minute_per_token(client, auth_headers, heartbeat):
+def test_pings_are_limited_to_60_a_minute_per_token_across_its_three_routes(client, auth_headers, heartbeat):
     path = ping_path(heartbeat)
-    codes = [client.get(path + ("/start" if index % 2 else "")).status_code for index in range(60)]
-    assert codes == [200] * 60
-    limited = client.get(path)
+    responses = [client.get(path + ("", "/start", "/fail")[index % 3]) for index in range(60)]
+    assert [response.status_code for response in responses] == [200] * 60
+    assert [int(response.headers["X-RateLimit-Remaining"]) for response in responses] == list(range(59, -1, -1))
+    assert {response.headers["X-RateLimit-Limit"] for response in responses} == {"60"}
+    limited = client.get(path + "/fail")
     assert limited.status_code == 429
     assert limited.json == {"error": "Rate limit exceeded"}
     assert int(limited.headers["Retry-After"]) > 0
     other = create_heartbeat(client, auth_headers, name="Other job")
     assert client.get(ping_path(other)).status_code == 200, "each token has its own budget"
+
+
+def test_pings_for_unknown_tokens_count_against_the_client_ip_with_keyless_api_calls(client, heartbeat):
+    guesser = {"REMOTE_ADDR": "192.0.2.7"}
+    codes = [client.post(f"/heartbeat/{index:032d}", environ_base=guesser).status_code for index in range(10)]
+    codes += [client.get("/api/v1/monitors", environ_base=guesser).status_code for _ in range(10)]
+    assert codes == [404] * 10 + [401] * 10
+    assert client.post(f"/heartbeat/{'B' * 32}", environ_base=guesser).status_code == 429
+    assert client.get("/api/v1/monitors", environ_base=guesser).status_code == 429
+    assert client.get(ping_path(heartbeat), environ_base=guesser).status_code == 200, "a real token has its own count"
+    assert client.post(f"/heartbeat/{'B' * 32}", environ_base={"REMOTE_ADDR": "192.0.2.8"}).status_code == 404
 
 
 def test_only_the_newest_pings_of_a_monitor_are_kept(client, auth_headers, heartbeat):
