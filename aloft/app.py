@@ -10,6 +10,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from aloft import __version__, targets
+from aloft.api import input_rules
 from aloft.api.blueprint import SPEC_OPTIONS
 from aloft.config import Settings
 from aloft.extensions import api, db, migrate
@@ -87,6 +88,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
     api.init_app(app)
     register_authentication(app)
+    # After authentication, so that the body of a request refused for its key is never read.
+    app.before_request(input_rules.read_streamed_body)
 
 
 def register_authentication(app: Flask) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from aloft.extensions import db
 from aloft.models import Channel, Organization
@@ -29,3 +30,14 @@ def add_channel(organization: Organization, name: str = "ops") -> Channel:
     db.session.add(channel)
     db.session.commit()
     return channel
+
+
+def stored() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, read on a connection of its own: equal before and after a
+    request when it stored nothing. A key's ``lastUsedAt`` is left out: using a key is not storing."""
+    rows = {}
+    with db.engine.connect() as connection:
+        for table in db.metadata.sorted_tables:
+            columns = [column for column in table.columns if (table.name, column.name) != ("api_keys", "last_used_at")]
+            rows[table.name] = sorted(map(tuple, connection.execute(select(*columns)).all()), key=repr)
+    return rows

@@ -1,6 +1,7 @@
 """The OpenAPI document describes every endpoint, its security and its real error bodies."""
 
 import json
+import re
 
 import pytest
 
@@ -19,9 +20,7 @@ def api_routes(app):
         blueprint = app.blueprints.get(rule.endpoint.split(".")[0])
         if blueprint is None or not hasattr(blueprint, "scope_family"):
             continue  # not a flask-smorest resource (the docs pages)
-        path = rule.rule
-        for argument in rule.arguments:
-            path = path.replace(f"<{argument}>", f"{{{argument}}}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             yield path, method.lower(), blueprint
 

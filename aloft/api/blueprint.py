@@ -1,9 +1,9 @@
 """The base every ``/api/v1`` resource builds on: errors are 400s in the guide's format.
 
 ``Api`` documents every error response with :class:`ErrorSchema`; ``Blueprint`` parses
-arguments with a parser that answers 400 (not flask-smorest's 422) and carries the scope
-family its endpoints need (``monitors`` → ``monitors:read`` for reads, ``monitors:write``
-for writes).
+arguments with a parser that answers 400 (not flask-smorest's 422), holds bodies and query
+strings to :mod:`aloft.api.input_rules`, and carries the scope family its endpoints need
+(``monitors`` → ``monitors:read`` for reads, ``monitors:write`` for writes).
 """
 
 from __future__ import annotations
@@ -12,10 +12,17 @@ from typing import Any, ClassVar
 
 import flask_smorest
 import marshmallow as ma
-from flask import Request
-from webargs.flaskparser import FlaskParser, abort
+from flask import Flask, Request
+from webargs.core import missing
+from webargs.flaskparser import FlaskParser, abort, is_json_request
+from werkzeug.routing import BaseConverter
+
+from aloft.api import input_rules
+from aloft.api.fields import TypeName, document_text_rules
+from aloft.models import ID_PATTERN
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ID_SCHEMA = {"type": "string", "format": "uuid", "pattern": ID_PATTERN}
 BEARER_SCHEME = "bearerAuth"
 SPEC_OPTIONS = {
     "components": {
@@ -51,9 +58,44 @@ class Parser(FlaskParser):
             abort(400, messages={"json": ["Request body must be JSON (Content-Type: application/json)."]})
         return super().load_json(req, schema)
 
+    def _raw_load_json(self, req: Request) -> Any:
+        if not is_json_request(req):
+            return missing
+        try:
+            return input_rules.load_json(req.get_data(cache=True))
+        except input_rules.BodyRefused as refused:
+            abort(400, messages={"json": [refused.message]})
+
+    def load_querystring(self, req: Request, schema: ma.Schema) -> Any:
+        if problems := input_rules.query_issues(req.args.items(multi=True)):
+            raise ma.ValidationError(problems)
+        return super().load_querystring(req, schema)
+
+
+class IdConverter(BaseConverter):
+    """``<id:monitor_id>``: a path segment that names an object. It matches any segment, so
+    that the view answers "Monitor not found" (after authentication) for one that is no id;
+    the OpenAPI document says what an id is."""
+
 
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register_converter(IdConverter, lambda converter: ID_SCHEMA)
+
+    def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
+        """Document, for this app, what its schemas take: the types it offers and text without NUL."""
+        app.url_map.converters["id"] = IdConverter
+        super().init_app(app, spec_kwargs=spec_kwargs)
+
+        def offered_types(converter: Any, field: ma.fields.Field, **kwargs: Any) -> dict[str, Any]:
+            return {"enum": sorted(field.offered(app))} if isinstance(field, TypeName) else {}
+
+        # Each app's spec has a converter of its own; these run after apispec's own functions.
+        self.ma_plugin.converter.add_attribute_function(offered_types)
+        self.ma_plugin.converter.add_attribute_function(document_text_rules)
 
 
 class Blueprint(flask_smorest.Blueprint):

@@ -12,10 +12,10 @@ from sqlalchemy import select
 from aloft.api.auth import current_key, current_org_id
 from aloft.api.blueprint import Blueprint
 from aloft.api.errors import ApiError
-from aloft.api.fields import OkSchema, Timestamp
+from aloft.api.fields import Name, OkSchema, Timestamp
 from aloft.extensions import db
 from aloft.keys import SCOPES, new_key
-from aloft.models import ApiKey, Membership, Organization, utcnow
+from aloft.models import ApiKey, Membership, Organization, is_id, utcnow
 
 blp = Blueprint(
     "keys",
@@ -24,6 +24,8 @@ blp = Blueprint(
     scope_family="api-keys",
     description="API keys of the caller's organization. Needs `api-keys:read` / `api-keys:write`.",
 )
+
+KEY_NOT_FOUND = "API key not found"
 
 
 class KeySchema(ma.Schema):
@@ -55,7 +57,7 @@ class KeyInputSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    name = Name(required=True)
     scopes = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(SCOPES)),
         metadata={"description": "Omitted: the calling key's own scopes."},
@@ -109,18 +111,20 @@ class Keys(MethodView):
         return {"key": key}
 
 
-@blp.route("/<key_id>")
+@blp.route("/<id:key_id>")
 class KeyById(MethodView):
     @blp.response(200, OkSchema)
     @blp.alt_response(403, response="FORBIDDEN", description="The calling key's user is not an admin.")
     @blp.alt_response(404, response="NOT_FOUND")
     def delete(self, key_id: str) -> dict[str, bool]:
         """Revoke a key (admins only). Its very next request is refused."""
+        if not is_id(key_id):
+            raise ApiError(404, KEY_NOT_FOUND)
         key = db.session.scalar(
             select(ApiKey).where(ApiKey.id == key_id, ApiKey.org_id == current_org_id(), ApiKey.revoked_at.is_(None))
         )
         if key is None:
-            raise ApiError(404, "API key not found")
+            raise ApiError(404, KEY_NOT_FOUND)
         if not caller_is_admin(current_key()):
             raise ApiError(403, "Only admins can revoke API keys")
         key.revoked_at = utcnow()
