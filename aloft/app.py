@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -63,7 +64,8 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         "OPENAPI_VERSION": "3.1.0",
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
-        "API_SPEC_OPTIONS": SPEC_OPTIONS,
+        # A copy per app: apispec merges each served document into these options, in place.
+        "API_SPEC_OPTIONS": copy.deepcopy(SPEC_OPTIONS),
     }
 
 

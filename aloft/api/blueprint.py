@@ -8,10 +8,13 @@ strings to :mod:`aloft.api.input_rules`, and carries the scope family its endpoi
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import flask_smorest
 import marshmallow as ma
+from apispec import APISpec
+from apispec.ext.marshmallow import resolver
 from flask import Flask, Request
 from webargs.core import missing
 from webargs.flaskparser import FlaskParser, abort, is_json_request
@@ -23,6 +26,7 @@ from aloft.models import ID_PATTERN
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ID_SCHEMA = {"type": "string", "format": "uuid", "pattern": ID_PATTERN}
+MISSING_BODY = "Missing request body: send a JSON object."
 BEARER_SCHEME = "bearerAuth"
 SPEC_OPTIONS = {
     "components": {
@@ -54,7 +58,9 @@ class Parser(FlaskParser):
     }
 
     def load_json(self, req: Request, schema: ma.Schema) -> Any:
-        if not req.is_json and req.content_length:
+        if not req.get_data(cache=True):  # every JSON body is documented as required, a PATCH's too
+            abort(400, messages={"json": [MISSING_BODY]})
+        if not req.is_json:
             abort(400, messages={"json": ["Request body must be JSON (Content-Type: application/json)."]})
         return super().load_json(req, schema)
 
@@ -97,6 +103,11 @@ class Api(flask_smorest.Api):
         self.ma_plugin.converter.add_attribute_function(offered_types)
         self.ma_plugin.converter.add_attribute_function(document_text_rules)
 
+    def register_blueprint(self, blp: flask_smorest.Blueprint, **options: Any) -> None:
+        super().register_blueprint(blp, **options)
+        for document in getattr(blp, "documenters", ()):
+            document(self.spec, self._app)
+
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
@@ -105,6 +116,8 @@ class Blueprint(flask_smorest.Blueprint):
         super().__init__(*args, **kwargs)
         #: None for endpoints that need no API key.
         self.scope_family = scope_family
+        #: Called with the app's spec once the blueprint is in it, to document what depends on the app.
+        self.documenters: list[Callable[[APISpec, Flask], None]] = []
         self._prepare_doc_cbks.append(self._document_authentication)
 
     def required_scope(self, method: str) -> str | None:
@@ -126,3 +139,28 @@ class Blueprint(flask_smorest.Blueprint):
         docstring = doc_info.setdefault("docstring", {})
         docstring["description"] = "\n\n".join(filter(None, [f"Needs scope `{scope}`.", docstring.get("description")]))
         return doc
+
+
+def document_per_type(spec: APISpec, schema: type[ma.Schema], rules: Mapping[str, dict[str, Any]]) -> None:
+    """Add to ``schema``'s component what its ``type`` decides: for each type name, the schema
+    (``then``) the rest of the object must then also match, e.g. the type's own settings."""
+    component = spec.components.schemas[resolver(schema)]
+    component["allOf"] = [
+        {"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": then}
+        for name, then in sorted(rules.items())
+    ]
+
+
+def type_schema_reference(spec: APISpec, name: str, schema: type[ma.Schema] | None) -> dict[str, Any]:
+    """A reference to a type's own schema (its settings, its config), registered as ``name``;
+    an empty object for a type that has none."""
+    if schema is None:
+        return {"type": "object", "maxProperties": 0}
+    if name not in spec.components.schemas:
+        spec.components.schema(name, schema=schema)
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def needs_input(schema: type[ma.Schema] | None) -> bool:
+    """Whether a type's own schema has required fields, so that its object must be sent."""
+    return schema is not None and any(field.required for field in schema().fields.values())

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 import marshmallow as ma
+from apispec import APISpec
 from flask import Flask, current_app
 from flask.views import MethodView
 from sqlalchemy import delete, select
 
 from aloft.api.auth import current_org_id
-from aloft.api.blueprint import Blueprint
+from aloft.api.blueprint import Blueprint, document_per_type, needs_input, type_schema_reference
 from aloft.api.errors import ApiError
 from aloft.api.fields import Name, OkSchema, Timestamp, TypeName
 from aloft.api.paging import PageArgs, fetch_page
@@ -94,6 +95,21 @@ class ChannelInputSchema(ma.Schema):
             data["config"] = channel_type.load_config(data["config"])
         except ma.ValidationError as error:
             raise ma.ValidationError({"config": error.normalized_messages()}) from None
+
+
+def document_channel_types(spec: APISpec, app: Flask) -> None:
+    """A channel's config is that of its type."""
+    types = app.extensions["aloft.channel_types"]
+    rules = {}
+    for name in usable_channel_types(app):
+        config_schema = types[name].config_schema
+        rules[name] = {"properties": {"config": type_schema_reference(spec, f"Config.{name}", config_schema)}}
+        if needs_input(config_schema):
+            rules[name]["required"] = ["config"]
+    document_per_type(spec, ChannelInputSchema, rules)
+
+
+blp.documenters.append(document_channel_types)
 
 
 class ChannelPatchSchema(ChannelInputSchema):

@@ -138,8 +138,11 @@ class OkSchema(ma.Schema):
 
 
 def document_text_rules(converter: Any, field: ma.fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-    """An apispec attribute function: a string with no other pattern, enum or format gets
-    :data:`NO_NUL_PATTERN`, the rule :mod:`aloft.api.input_rules` holds all text to."""
+    """An apispec attribute function: a string with no other pattern, enum or format, and
+    the keys of an object, get :data:`NO_NUL_PATTERN`, the rule :mod:`aloft.api.input_rules`
+    holds all text to."""
     if isinstance(field, ma.fields.String) and not {"pattern", "enum", "format"} & ret.keys():
         return {"pattern": NO_NUL_PATTERN}
+    if isinstance(field, ma.fields.Dict):
+        return {"propertyNames": field.metadata.get("propertyNames", {"pattern": NO_NUL_PATTERN})}
     return {}

@@ -6,13 +6,14 @@ from datetime import timedelta
 from typing import Any
 
 import marshmallow as ma
+from apispec import APISpec
 from flask import Flask, current_app
 from flask.views import MethodView
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from aloft.api.auth import current_org_id
-from aloft.api.blueprint import Blueprint
+from aloft.api.blueprint import Blueprint, document_per_type, needs_input, type_schema_reference
 from aloft.api.errors import ApiError
 from aloft.api.fields import Id, Name, OkSchema, StrictBoolean, StrictInteger, Timestamp, TypeName, Url
 from aloft.api.paging import PageArgs, fetch_page
@@ -124,6 +125,26 @@ class MonitorInputSchema(ma.Schema):
             errors["settings"] = [f"The {check_type.name} check type takes no settings."]
         if errors:
             raise ma.ValidationError(errors)
+
+
+def document_check_types(spec: APISpec, app: Flask) -> None:
+    """A monitor's settings are those of its type, and a type that reaches out needs a url."""
+    rules = {}
+    for name, check_type in installed_check_types(app).items():
+        then: dict[str, Any] = {
+            "properties": {"settings": type_schema_reference(spec, f"Settings.{name}", check_type.settings_schema)}
+        }
+        required = ["settings"] if needs_input(check_type.settings_schema) else []
+        if check_type.requires_url:
+            then["properties"]["url"] = {"type": "string"}
+            required.append("url")
+        if required:
+            then["required"] = required
+        rules[name] = then
+    document_per_type(spec, MonitorInputSchema, rules)
+
+
+blp.documenters.append(document_check_types)
 
 
 class MonitorPatchSchema(MonitorInputSchema):

@@ -87,10 +87,24 @@ class HttpSettings(Schema):
         unknown = RAISE
 
     method = fields.String(load_default="GET", validate=validate.OneOf(METHODS))
-    headers = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict, validate=_header_lines)
+    headers = fields.Dict(
+        keys=fields.String(),
+        # One line of Latin-1 text: what _header_lines() takes, stated for the OpenAPI document.
+        values=fields.String(metadata={"pattern": "^[\\u0001-\\u0009\\u000b\\u000c\\u000e-\\u00ff]*$"}),
+        load_default=dict,
+        validate=_header_lines,
+        metadata={"propertyNames": {"pattern": HEADER_NAME.pattern}},
+    )
     body = fields.String(metadata={"description": "Request body, sent as is."})
     expected_status_codes = fields.List(
-        StatusCodes(),
+        StatusCodes(
+            metadata={
+                "oneOf": [
+                    {"type": "integer", "minimum": 100, "maximum": 599},
+                    {"type": "string", "pattern": f"^{STATUS_CODES_PATTERN.pattern}$"},
+                ]
+            }
+        ),
         data_key="expectedStatusCodes",
         load_default=lambda: ["200-399"],
         validate=[validate.Length(min=1), _ascending],
