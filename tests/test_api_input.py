@@ -177,9 +177,21 @@ def test_numbers_that_are_not_json_or_fit_nothing_are_400(client, auth_headers, 
 
 
 def test_a_whole_number_written_with_a_fraction_is_that_integer(client, auth_headers):
-    monitor = create_monitor(client, auth_headers, confirmationCount=2.0, intervalSeconds=60.0, timeoutSeconds=5.0)
+    monitor = create_monitor(client, auth_headers, confirmationCount=2.0, intervalSeconds=6e1, timeoutSeconds=5.00)
     assert (monitor["confirmationCount"], monitor["intervalSeconds"], monitor["timeoutSeconds"]) == (2, 60, 5)
     assert json.dumps(monitor["confirmationCount"]) == "2"
+    heartbeat = create_monitor(client, auth_headers, type="heartbeat", url=None, settings={"graceSeconds": 90.0})
+    assert heartbeat["settings"] == {"graceSeconds": 90}
+
+
+def test_a_write_without_a_body_is_400(client, auth_headers):
+    monitor = create_monitor(client, auth_headers)
+    before = stored()
+    for method, path in [("patch", f"/api/v1/monitors/{monitor['id']}"), ("post", "/api/v1/monitors")]:
+        response = getattr(client, method)(path, headers=auth_headers)
+        assert response.status_code == 400
+        assert response.json == {"error": "Missing request body: send a JSON object."}
+    assert stored() == before
 
 
 @pytest.mark.parametrize("value", [2.5, True, "2", None, 1e300])

@@ -108,8 +108,8 @@ class Timestamp(ma.fields.DateTime):
 
 
 class StrictInteger(ma.fields.Integer):
-    """A JSON number that is a whole number (``2`` or ``2.0``, as JSON Schema's ``integer``):
-    no strings, booleans or fractions."""
+    """A JSON number that is a whole number: no strings, booleans or fractions (``2.0`` arrives
+    as ``2``: :mod:`aloft.api.input_rules` reads it so)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strict=True, **kwargs)
@@ -117,10 +117,6 @@ class StrictInteger(ma.fields.Integer):
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise self.make_error("invalid")
-        if isinstance(value, float):
-            if not value.is_integer():
-                raise self.make_error("invalid")
-            value = int(value)
         return super()._deserialize(value, attr, data, **kwargs)
 
 

@@ -6,7 +6,9 @@
 - A JSON body nests at most :data:`MAX_JSON_DEPTH` levels, found before it is parsed: the
   parser, the schemas and the JSON columns all recurse, and no input may reach their limit.
 - NaN, Infinity, numbers beyond a double's range and integers with more digits than Python
-  converts are not JSON we take: no column or schema could hold them.
+  converts are not JSON we take: no column or schema could hold them. A number whose
+  fraction is zero (``2.0``, ``1e3``) is the integer it equals, as JSON Schema counts it,
+  for every schema behind the API (the core's and the plugins').
 - No text (a JSON string or key, a query parameter) holds NUL or an unpaired surrogate:
   PostgreSQL cannot store the one and no UTF-8 encoder can write the other, so either would
   fail deep inside a view instead of being refused here, naming where it is.
@@ -19,6 +21,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any, NoReturn
 
 import marshmallow as ma
@@ -85,7 +88,7 @@ def load_json(body: bytes) -> Any:
     if nesting_depth(body) > MAX_JSON_DEPTH:
         raise BodyRefused(TOO_DEEP)
     try:
-        value = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_finite_float)
+        value = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_number)
     except (json.JSONDecodeError, UnicodeDecodeError, BodyRefused):
         raise
     except ValueError:  # an integer longer than sys.get_int_max_str_digits()
@@ -167,8 +170,8 @@ def _refuse_constant(name: str) -> NoReturn:
     raise BodyRefused(NOT_JSON_NUMBER)
 
 
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):  # 1e999: valid JSON, but no double holds it
+def _number(text: str) -> float | int:
+    if math.isinf(float(text)):  # 1e999: valid JSON, but no double holds it
         raise BodyRefused(OUT_OF_RANGE)
-    return value
+    exact = Decimal(text)
+    return int(exact) if exact == exact.to_integral_value() else float(text)
