@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from api_support import SITE, SLACK, create_monitor, stored
+from api_support import SITE, SLACK, create_monitor, operations, stored
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -79,25 +79,20 @@ def is_text(schema: dict[str, Any]) -> bool:
 
 def documented_targets(spec: dict[str, Any]) -> list[Target]:
     targets = []
-    schemas = spec["components"]["schemas"]
-    for path, item in spec["paths"].items():
-        for method, operation in item.items():
-            if method == "parameters":
-                continue
-            for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]:
-                if parameter["in"] == "path" or is_text(parameter["schema"]):
-                    targets.append(Target(method, path, parameter["in"], parameter["name"]))
-            if "requestBody" not in operation:
-                continue
-            assert (method, path) in BODIES, f"no valid body for {method.upper()} {path}: add one to BODIES"
-            reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
-            for name, field in schemas[reference.rsplit("/", 1)[1]]["properties"].items():
-                if is_text(field):
-                    targets.append(Target(method, path, "body", name))
-                elif field.get("type") == "array" and is_text(field.get("items", {})):
-                    targets.append(Target(method, path, "body-item", name))
-                elif field.get("type") == "object":
-                    targets += [Target(method, path, "body-key", name), Target(method, path, "body-value", name)]
+    for method, path, parameters, body in operations(spec):
+        for parameter in parameters:
+            if parameter["in"] == "path" or is_text(parameter["schema"]):
+                targets.append(Target(method, path, parameter["in"], parameter["name"]))
+        if body is None:
+            continue
+        assert (method, path) in BODIES, f"no valid body for {method.upper()} {path}: add one to BODIES"
+        for name, field in body["properties"].items():
+            if is_text(field):
+                targets.append(Target(method, path, "body", name))
+            elif field.get("type") == "array" and is_text(field.get("items", {})):
+                targets.append(Target(method, path, "body-item", name))
+            elif field.get("type") == "object":
+                targets += [Target(method, path, "body-key", name), Target(method, path, "body-value", name)]
     return targets
 
 

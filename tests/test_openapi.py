@@ -5,6 +5,7 @@ import re
 
 import marshmallow as ma
 import pytest
+from api_support import operations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -109,22 +110,16 @@ def test_each_type_brings_its_settings_and_says_whether_it_needs_a_url(spec):
 
 
 def test_every_string_a_client_sends_says_what_it_may_hold(spec):
-    schemas = spec["components"]["schemas"]
-    for path, item in spec["paths"].items():
-        for method, operation in item.items():
-            if method == "parameters":
-                continue
-            for parameter in [*item.get("parameters", []), *operation.get("parameters", [])]:
-                rule = parameter["schema"]
-                if parameter["in"] == "path":
-                    assert rule["format"] == "uuid" and rule["pattern"] == ID_PATTERN, (path, parameter)
-                elif rule["type"] == "string":
-                    assert {"pattern", "enum", "format"} & rule.keys(), (method, path, parameter)
-            if "requestBody" in operation:
-                name = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
-                for field, rule in schemas[name]["properties"].items():
-                    if "string" in rule.get("type", []):
-                        assert {"pattern", "enum", "format"} & rule.keys(), (name, field)
+    for method, path, parameters, body in operations(spec):
+        for parameter in parameters:
+            rule = parameter["schema"]
+            if parameter["in"] == "path":
+                assert rule["format"] == "uuid" and rule["pattern"] == ID_PATTERN, (path, parameter)
+            elif rule["type"] == "string":
+                assert {"pattern", "enum", "format"} & rule.keys(), (method, path, parameter)
+        for field, rule in (body or {}).get("properties", {}).items():
+            if "string" in rule.get("type", []):
+                assert {"pattern", "enum", "format"} & rule.keys(), (method, path, field)
 
 
 CHARACTERS = st.one_of(st.characters(), st.sampled_from(" \t\n\r\x00\x85\xa0\u2028\ufeff\x1c-:/"))
