@@ -16,8 +16,7 @@ import marshmallow as ma
 from apispec import APISpec
 from apispec.ext.marshmallow import resolver
 from flask import Flask, Request
-from webargs.core import missing
-from webargs.flaskparser import FlaskParser, abort, is_json_request
+from webargs.flaskparser import FlaskParser, abort
 from werkzeug.routing import BaseConverter
 
 from aloft.api import input_rules
@@ -65,8 +64,6 @@ class Parser(FlaskParser):
         return super().load_json(req, schema)
 
     def _raw_load_json(self, req: Request) -> Any:
-        if not is_json_request(req):
-            return missing
         try:
             return input_rules.load_json(req.get_data(cache=True))
         except input_rules.BodyRefused as refused:

@@ -85,7 +85,7 @@ def load_json(body: bytes) -> Any:
     naming each string that holds NUL or an unpaired surrogate, and, as ``json.loads`` does,
     ``json.JSONDecodeError`` or ``UnicodeDecodeError`` for a body that is not JSON.
     """
-    if nesting_depth(body) > MAX_JSON_DEPTH:
+    if too_deep(body):
         raise BodyRefused(TOO_DEEP)
     try:
         value = json.loads(body.decode("utf-8"), parse_constant=_refuse_constant, parse_float=_number)
@@ -98,19 +98,21 @@ def load_json(body: bytes) -> Any:
     return value
 
 
-def nesting_depth(body: bytes) -> int:
-    """How deep the arrays and objects of a JSON text nest, counted without parsing it.
+def too_deep(body: bytes) -> bool:
+    """Whether the arrays and objects of a JSON text nest deeper than :data:`MAX_JSON_DEPTH`,
+    found without parsing it.
 
-    Brackets inside strings do not count. For text that is not JSON the count is that of
-    its brackets up to where the parser would stop, or more: never less.
+    Brackets inside strings do not count. In text that is not JSON, brackets count until the
+    end of the text, past where a parser would stop: never fewer than a parser would enter.
     """
     if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:
-        return 0  # not enough openers to be too deep, however they nest
-    depth = deepest = 0
+        return False  # too few openers to nest that deep, however they are placed
+    depth = 0
     for bracket in JSON_STRING.sub(b"", body).translate(None, NOT_BRACKETS):
         depth += 1 if bracket in b"[{" else -1
-        deepest = max(deepest, depth)
-    return deepest
+        if depth > MAX_JSON_DEPTH:
+            return True
+    return False
 
 
 def text_problem(text: str) -> str | None:
