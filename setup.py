@@ -37,6 +37,7 @@ setup(
             "pytest>=8.0",
             "trustme>=1.1",
             "aiosmtpd>=1.4.4",
+            "hypothesis>=6",
         ],
     },
     entry_points={"console_scripts": ["aloft = aloft.cli:main"]},

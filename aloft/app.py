@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,6 +12,7 @@ from flask import Flask
 from sqlalchemy import event
 
 from aloft import __version__, targets
+from aloft.api import input_rules
 from aloft.api.blueprint import SPEC_OPTIONS
 from aloft.config import ConfigError, Settings
 from aloft.extensions import api, db, migrate
@@ -75,7 +77,8 @@ def _flask_config(settings: Settings) -> dict[str, Any]:
         "OPENAPI_VERSION": "3.1.0",
         "OPENAPI_URL_PREFIX": "/api/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
-        "API_SPEC_OPTIONS": SPEC_OPTIONS,
+        # A copy per app: apispec merges each served document into these options, in place.
+        "API_SPEC_OPTIONS": copy.deepcopy(SPEC_OPTIONS),
     }
 
 
@@ -100,6 +103,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
     api.init_app(app)
     register_authentication(app)
+    # After authentication, so that the body of a request refused for its key is never read.
+    app.before_request(input_rules.read_streamed_body)
 
 
 def register_authentication(app: Flask) -> None:

@@ -8,6 +8,7 @@ monitor's history to :data:`PINGS_KEPT` pings.
 
 from __future__ import annotations
 
+import re
 import secrets
 
 from sqlalchemy import delete, or_, select, update
@@ -25,6 +26,8 @@ BODY_EXCERPT_CHARS = Ping.__table__.c.body.type.length
 SOURCE_IP_CHARS = Ping.__table__.c.source_ip.type.length
 USER_AGENT_CHARS = Ping.__table__.c.user_agent.type.length
 TOKEN_CHARS = Monitor.__table__.c.ping_token.type.length
+#: What a token can look like: URL-safe base64 (what ``token_urlsafe`` writes) that fits its column.
+TOKEN_FORM = re.compile(rf"[A-Za-z0-9_-]{{1,{TOKEN_CHARS}}}")
 
 
 def new_ping_token() -> str:
@@ -74,8 +77,8 @@ def record_ping(
     """
     if kind not in PING_KINDS:
         raise ValueError(f"unknown ping kind {kind!r}; expected one of {', '.join(PING_KINDS)}")
-    if not token or len(token) > TOKEN_CHARS:
-        return None
+    if TOKEN_FORM.fullmatch(token) is None:
+        return None  # no token has this form: nothing to look up
     monitor_id = db.session.scalar(select(Monitor.id).where(Monitor.ping_token == token))
     if monitor_id is None:
         return None
@@ -113,4 +116,6 @@ def prune(monitor_id: str) -> None:
 
 
 def _excerpt(text: str | None, length: int) -> str | None:
-    return text[:length] if text else None
+    # What a job sends is kept as text, and no database column keeps NUL: it becomes U+FFFD,
+    # as bytes that are not UTF-8 do.
+    return text[:length].replace("\x00", "\ufffd") if text else None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from aloft.extensions import db
 from aloft.models import Channel, Organization
@@ -29,3 +31,29 @@ def add_channel(organization: Organization, name: str = "ops") -> Channel:
     db.session.add(channel)
     db.session.commit()
     return channel
+
+
+def stored() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, read on a connection of its own: equal before and after a
+    request when it stored nothing. A key's ``lastUsedAt`` is left out: using a key is not storing."""
+    rows = {}
+    with db.engine.connect() as connection:
+        for table in db.metadata.sorted_tables:
+            columns = [column for column in table.columns if (table.name, column.name) != ("api_keys", "last_used_at")]
+            rows[table.name] = sorted(map(tuple, connection.execute(select(*columns)).all()), key=repr)
+    return rows
+
+
+def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, list[dict[str, Any]], dict[str, Any] | None]]:
+    """Each operation of an OpenAPI document: its method, path, parameters (the path's and its
+    own) and the component schema of its JSON body, if it takes one."""
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            parameters = [*item.get("parameters", []), *operation.get("parameters", [])]
+            body = None
+            if "requestBody" in operation:
+                reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                body = spec["components"]["schemas"][reference.rsplit("/", 1)[1]]
+            yield method, path, parameters, body

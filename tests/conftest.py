@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
+from flask import Flask
 from rq import Queue
 from rq.job import Job
 from rq.registry import FailedJobRegistry, StartedJobRegistry
+from werkzeug.serving import make_server
 
 from aloft.redis_connection import connect
 
@@ -26,6 +29,18 @@ def target() -> Iterator[Target]:
     server = Target()
     yield server
     server.close()
+
+
+@pytest.fixture
+def live_url(app: Flask) -> Iterator[str]:
+    """The app served on a free port of 127.0.0.1 (Werkzeug's server, on real sockets) for the test's duration."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join()
+    server.server_close()
 
 
 @pytest.fixture

@@ -112,11 +112,13 @@ def test_acknowledging_records_the_key_once_and_tells_the_channels(app, client, 
     assert delivery.next_attempt_at <= datetime.now(UTC), "due at once: the next sweep sends it"
 
 
-def test_a_resolved_incident_cannot_be_acknowledged(client, auth_headers, down):
+def test_acknowledging_a_resolved_incident_is_a_conflict_that_changes_nothing(client, auth_headers, down):
     resolved = incidents(client, auth_headers, "?status=resolved")["incidents"][0]
     response = client.post(f"/api/v1/incidents/{resolved['id']}/acknowledge", headers=auth_headers)
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert response.json == {"error": "Only an open incident can be acknowledged; this one is resolved"}
+    after = client.get(f"/api/v1/incidents/{resolved['id']}", headers=auth_headers).json["incident"]
+    assert after["acknowledgedAt"] is None and after["acknowledgedBy"] is None
 
 
 def test_resolving_by_hand_leaves_the_monitor_down_until_a_new_failure_streak(app, client, org, down):
@@ -154,6 +156,7 @@ def test_the_opening_check_goes_with_the_raw_results(client, auth_headers, down)
         ("?since=last+week", ["since"]),
         ("?cursor=zz", ["cursor"]),
         ("?limit=0", ["limit"]),
+        ("?monitorId=my-monitor", ["monitorId"]),
     ],
 )
 def test_bad_incident_queries_are_400s(client, auth_headers, query, path):

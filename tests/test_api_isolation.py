@@ -1,5 +1,7 @@
 """Tenant isolation, generated from the URL map: another org's ids answer 404, and no list shows its objects."""
 
+import re
+
 import pytest
 from api_support import SITE, SLACK, add_channel, bearer, create_monitor
 from sqlalchemy import select
@@ -12,6 +14,8 @@ from aloft.models import ApiKey, Delivery, Incident
 from aloft.testing import issue_key
 
 SLOT = 1_800_000_000_000
+#: ``<monitor_id>`` or ``<id:monitor_id>`` in a URL rule.
+ARGUMENT = re.compile(r"<(?:\w+:)?(\w+)>")
 
 #: Valid bodies, by resource: a foreign id must be a 404 even when the request is otherwise fine.
 BODIES = {
@@ -54,16 +58,14 @@ def test_every_route_with_an_id_answers_404_for_another_orgs_object(app, client,
     for rule, method in id_routes(app):
         if not set(rule.arguments) <= set(foreign_ids):
             continue
-        path = rule.rule
-        for argument in rule.arguments:
-            path = path.replace(f"<{argument}>", foreign_ids[argument])
+        path = ARGUMENT.sub(lambda argument: foreign_ids[argument[1]], rule.rule)
         body = BODIES[rule.rule.split("/")[3]].get(method)
         response = client.open(path, method=method, json=body, headers=auth_headers)
         assert response.status_code == 404, (method, rule.rule, response.json)
         text = response.get_data(as_text=True)
         assert list(response.json) == ["error"]
         assert "other org" not in text and "Globex" not in text
-        checked.append((method, rule.rule))
+        checked.append((method, ARGUMENT.sub(r"<\1>", rule.rule)))
     assert ("GET", "/api/v1/monitors/<monitor_id>") in checked
     assert ("DELETE", "/api/v1/keys/<key_id>") in checked
     assert ("POST", "/api/v1/channels/<channel_id>/test") in checked
@@ -115,12 +117,10 @@ def answers(app, client, headers, url_ids):
     answered = {}
     for rule in list_routes(app):
         assert set(rule.arguments) <= set(url_ids), f"{rule.rule}: add its kind of id to holdings()"
-        path = rule.rule
-        for argument in rule.arguments:
-            path = path.replace(f"<{argument}>", url_ids[argument])
+        path = ARGUMENT.sub(lambda argument: url_ids[argument[1]], rule.rule)
         response = client.get(path, headers=headers)
         assert response.status_code == 200, (rule.rule, response.json)
-        answered[rule.rule] = response.get_data(as_text=True)
+        answered[ARGUMENT.sub(r"<\1>", rule.rule)] = response.get_data(as_text=True)
     return answered
 
 

@@ -72,7 +72,9 @@ def test_the_matrix_covers_every_authenticated_route(app):
     covered = {
         (
             method,
-            template.format(monitor="<monitor_id>", key="<key_id>", channel="<channel_id>", incident="<incident_id>"),
+            template.format(
+                monitor="<id:monitor_id>", key="<id:key_id>", channel="<id:channel_id>", incident="<id:incident_id>"
+            ),
         )
         for method, template, *_ in ENDPOINTS
     }

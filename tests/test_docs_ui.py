@@ -7,17 +7,13 @@ import re
 import shutil
 import socket
 import subprocess
-import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
-from werkzeug.serving import make_server
 
 from aloft.testing import unavailable
 
@@ -150,18 +146,6 @@ def test_assets_stay_inside_their_package(client: FlaskClient) -> None:
 def test_docs_routes_stay_out_of_the_openapi_document(client: FlaskClient) -> None:
     paths = client.get(SPEC_URL).json["paths"]
     assert not [path for path in paths if path.startswith(("/api/v1/docs", "/api/v1/redoc"))]
-
-
-@pytest.fixture
-def live_url(app: Flask) -> Iterator[str]:
-    """The app served on a free port of 127.0.0.1 for the test's duration."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join()
-    server.server_close()
 
 
 @dataclass(frozen=True)

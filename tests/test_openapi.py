@@ -1,8 +1,19 @@
 """The OpenAPI document describes every endpoint, its security and its real error bodies."""
 
 import json
+import re
 
+import marshmallow as ma
 import pytest
+from api_support import operations
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from aloft.api.fields import NOT_BLANK_PATTERN, URL_TEXT_PATTERN, Id, Name, Url
+from aloft.api.paging import CURSOR_PATTERN, Cursor
+from aloft.app import create_app
+from aloft.models import ID_PATTERN
+from aloft.testing import make_settings
 
 UNDOCUMENTED = {"/api/v1/openapi.json"}
 
@@ -19,9 +30,7 @@ def api_routes(app):
         blueprint = app.blueprints.get(rule.endpoint.split(".")[0])
         if blueprint is None or not hasattr(blueprint, "scope_family"):
             continue  # not a flask-smorest resource (the docs pages)
-        path = rule.rule
-        for argument in rule.arguments:
-            path = path.replace(f"<{argument}>", f"{{{argument}}}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             yield path, method.lower(), blueprint
 
@@ -68,3 +77,68 @@ def test_monitor_input_documents_its_bounds(spec):
     assert (properties["confirmationCount"]["minimum"], properties["confirmationCount"]["maximum"]) == (1, 10)
     assert (properties["timeoutSeconds"]["minimum"], properties["timeoutSeconds"]["maximum"]) == (1, 60)
     assert set(spec["components"]["schemas"]["MonitorInput"]["required"]) == {"name", "type"}
+
+
+def test_the_type_enums_are_the_types_this_server_offers(tmp_path, aloft_database_url):
+    # email is enabled but cannot send (no ALOFT_SMTP_HOST): a channel cannot have it, so it is not offered.
+    app = create_app(
+        make_settings(tmp_path, aloft_database_url, ALOFT_CHANNELS="slack,email", ALOFT_PLUGINS_DISABLED="aloft_ssl")
+    )
+    spec = app.test_client().get("/api/v1/openapi.json").json
+    schemas = spec["components"]["schemas"]
+    assert schemas["MonitorInput"]["properties"]["type"]["enum"] == sorted(app.extensions["aloft.plugins"].check_types)
+    assert "ssl" not in schemas["MonitorInput"]["properties"]["type"]["enum"]
+    assert schemas["ChannelInput"]["properties"]["type"]["enum"] == ["slack"]
+    assert schemas["ChannelPatch"]["properties"]["type"]["enum"] == ["slack"]
+
+
+def test_each_type_brings_its_settings_and_says_whether_it_needs_a_url(spec):
+    schemas = spec["components"]["schemas"]
+    rules = {rule["if"]["properties"]["type"]["const"]: rule["then"] for rule in schemas["MonitorInput"]["allOf"]}
+    assert set(rules) == set(schemas["MonitorInput"]["properties"]["type"]["enum"])
+    assert rules["http"]["required"] == ["url"] and "required" not in rules["heartbeat"]
+    assert rules["http"]["properties"]["settings"] == {"$ref": "#/components/schemas/Settings.http"}
+    assert rules["tcp"]["properties"]["settings"] == {"type": "object", "maxProperties": 0}
+    http = schemas["Settings.http"]
+    assert http["additionalProperties"] is False and http["properties"]["method"]["enum"][0] == "GET"
+    channels = {rule["if"]["properties"]["type"]["const"]: rule["then"] for rule in schemas["ChannelInput"]["allOf"]}
+    assert channels["slack"] == {
+        "properties": {"config": {"$ref": "#/components/schemas/Config.slack"}},
+        "required": ["config"],
+    }
+    assert schemas["Config.slack"]["required"] == ["webhookUrl"]
+
+
+def test_every_string_a_client_sends_says_what_it_may_hold(spec):
+    for method, path, parameters, body in operations(spec):
+        for parameter in parameters:
+            rule = parameter["schema"]
+            if parameter["in"] == "path":
+                assert rule["format"] == "uuid" and rule["pattern"] == ID_PATTERN, (path, parameter)
+            elif rule["type"] == "string":
+                assert {"pattern", "enum", "format"} & rule.keys(), (method, path, parameter)
+        for field, rule in (body or {}).get("properties", {}).items():
+            if "string" in rule.get("type", []):
+                assert {"pattern", "enum", "format"} & rule.keys(), (method, path, field)
+
+
+CHARACTERS = st.one_of(st.characters(), st.sampled_from(" \t\n\r\x00\x85\xa0\u2028\ufeff\x1c-:/"))
+
+
+@settings(max_examples=300, derandomize=True, database=None)
+@given(text=st.text(alphabet=CHARACTERS, max_size=12))
+def test_the_documented_patterns_take_exactly_what_the_server_takes(text):
+    """Patterns are read by Python here; they spell their classes out so that ECMA-262 reads them alike."""
+
+    def takes(field):
+        try:
+            field.deserialize(text)
+        except ma.ValidationError:
+            return False
+        return True
+
+    assert takes(Url()) == (len(text) > 0 and re.fullmatch(URL_TEXT_PATTERN, text) is not None)
+    assert takes(Cursor()) == (re.fullmatch(CURSOR_PATTERN, text) is not None)
+    assert takes(Id()) == (re.fullmatch(ID_PATTERN, text) is not None)
+    if "\x00" not in text:  # NUL never reaches a field: the edge refuses it
+        assert takes(Name()) == (re.search(NOT_BLANK_PATTERN, text) is not None)

@@ -1,21 +1,31 @@
 """The base every ``/api/v1`` resource builds on: errors are 400s in the guide's format.
 
 ``Api`` documents every error response with :class:`ErrorSchema`; ``Blueprint`` parses
-arguments with a parser that answers 400 (not flask-smorest's 422) and carries the scope
-family its endpoints need (``monitors`` → ``monitors:read`` for reads, ``monitors:write``
-for writes).
+arguments with a parser that answers 400 (not flask-smorest's 422), holds bodies and query
+strings to :mod:`aloft.api.input_rules`, and carries the scope family its endpoints need
+(``monitors`` → ``monitors:read`` for reads, ``monitors:write`` for writes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
 import flask_smorest
 import marshmallow as ma
-from flask import Request
+from apispec import APISpec
+from apispec.ext.marshmallow import resolver
+from flask import Flask, Request
 from webargs.flaskparser import FlaskParser, abort
+from werkzeug.routing import BaseConverter
+
+from aloft.api import input_rules
+from aloft.api.fields import TypeName, document_text_rules
+from aloft.models import ID_PATTERN
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ID_SCHEMA = {"type": "string", "format": "uuid", "pattern": ID_PATTERN}
+MISSING_BODY = "Missing request body: send a JSON object."
 BEARER_SCHEME = "bearerAuth"
 SPEC_OPTIONS = {
     "components": {
@@ -47,13 +57,53 @@ class Parser(FlaskParser):
     }
 
     def load_json(self, req: Request, schema: ma.Schema) -> Any:
-        if not req.is_json and req.content_length:
+        if not req.get_data(cache=True):  # every JSON body is documented as required, a PATCH's too
+            abort(400, messages={"json": [MISSING_BODY]})
+        if not req.is_json:
             abort(400, messages={"json": ["Request body must be JSON (Content-Type: application/json)."]})
         return super().load_json(req, schema)
+
+    def _raw_load_json(self, req: Request) -> Any:
+        try:
+            return input_rules.load_json(req.get_data(cache=True))
+        except input_rules.BodyRefused as refused:
+            abort(400, messages={"json": [refused.message]})
+
+    def load_querystring(self, req: Request, schema: ma.Schema) -> Any:
+        if problems := input_rules.query_issues(req.args.items(multi=True)):
+            raise ma.ValidationError(problems)
+        return super().load_querystring(req, schema)
+
+
+class IdConverter(BaseConverter):
+    """``<id:monitor_id>``: a path segment that names an object. It matches any segment, so
+    that the view answers "Monitor not found" (after authentication) for one that is no id;
+    the OpenAPI document says what an id is."""
 
 
 class Api(flask_smorest.Api):
     ERROR_SCHEMA = ErrorSchema
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.register_converter(IdConverter, lambda converter: ID_SCHEMA)
+
+    def init_app(self, app: Flask, *, spec_kwargs: dict[str, Any] | None = None) -> None:
+        """Document, for this app, what its schemas take: the types it offers and text without NUL."""
+        app.url_map.converters["id"] = IdConverter
+        super().init_app(app, spec_kwargs=spec_kwargs)
+
+        def offered_types(converter: Any, field: ma.fields.Field, **kwargs: Any) -> dict[str, Any]:
+            return {"enum": sorted(field.offered(app))} if isinstance(field, TypeName) else {}
+
+        # Each app's spec has a converter of its own; these run after apispec's own functions.
+        self.ma_plugin.converter.add_attribute_function(offered_types)
+        self.ma_plugin.converter.add_attribute_function(document_text_rules)
+
+    def register_blueprint(self, blp: flask_smorest.Blueprint, **options: Any) -> None:
+        super().register_blueprint(blp, **options)
+        for document in getattr(blp, "documenters", ()):
+            document(self.spec, self._app)
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -63,6 +113,8 @@ class Blueprint(flask_smorest.Blueprint):
         super().__init__(*args, **kwargs)
         #: None for endpoints that need no API key.
         self.scope_family = scope_family
+        #: Called with the app's spec once the blueprint is in it, to document what depends on the app.
+        self.documenters: list[Callable[[APISpec, Flask], None]] = []
         self._prepare_doc_cbks.append(self._document_authentication)
 
     def required_scope(self, method: str) -> str | None:
@@ -84,3 +136,28 @@ class Blueprint(flask_smorest.Blueprint):
         docstring = doc_info.setdefault("docstring", {})
         docstring["description"] = "\n\n".join(filter(None, [f"Needs scope `{scope}`.", docstring.get("description")]))
         return doc
+
+
+def document_per_type(spec: APISpec, schema: type[ma.Schema], rules: Mapping[str, dict[str, Any]]) -> None:
+    """Add to ``schema``'s component what its ``type`` decides: for each type name, the schema
+    (``then``) the rest of the object must then also match, e.g. the type's own settings."""
+    component = spec.components.schemas[resolver(schema)]
+    component["allOf"] = [
+        {"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": then}
+        for name, then in sorted(rules.items())
+    ]
+
+
+def type_schema_reference(spec: APISpec, name: str, schema: type[ma.Schema] | None) -> dict[str, Any]:
+    """A reference to a type's own schema (its settings, its config), registered as ``name``;
+    an empty object for a type that has none."""
+    if schema is None:
+        return {"type": "object", "maxProperties": 0}
+    if name not in spec.components.schemas:
+        spec.components.schema(name, schema=schema)
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def needs_input(schema: type[ma.Schema] | None) -> bool:
+    """Whether a type's own schema has required fields, so that its object must be sent."""
+    return schema is not None and any(field.required for field in schema().fields.values())

@@ -12,19 +12,20 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import marshmallow as ma
-from flask import current_app
+from apispec import APISpec
+from flask import Flask, current_app
 from flask.views import MethodView
 from sqlalchemy import delete, select
 
 from aloft import targets
 from aloft.api.auth import current_org_id
-from aloft.api.blueprint import Blueprint
+from aloft.api.blueprint import Blueprint, document_per_type, needs_input, type_schema_reference
 from aloft.api.errors import ApiError
-from aloft.api.fields import OkSchema, Timestamp
+from aloft.api.fields import Name, OkSchema, Timestamp, TypeName
 from aloft.api.paging import PageArgs, fetch_page
 from aloft.channels import ChannelType, Notification
 from aloft.extensions import db
-from aloft.models import Channel, Delivery, utcnow
+from aloft.models import Channel, Delivery, is_id, utcnow
 from aloft.notify.channel_secrets import readable_config, seal_config
 from aloft.notify.channel_types import settings_problem
 from aloft.notify.sending import Claim, lease, send_claimed
@@ -47,14 +48,26 @@ def channel_types() -> dict[str, type[ChannelType]]:
     return current_app.extensions["aloft.channel_types"]
 
 
+def usable_channel_types(app: Flask) -> list[str]:
+    """The enabled channel types this server has the settings to send with: those a channel may have."""
+    settings = app.extensions["aloft.settings"]
+    return [
+        name for name, kind in app.extensions["aloft.channel_types"].items() if not settings_problem(kind, settings)
+    ]
+
+
 class ChannelInputSchema(ma.Schema):
     """What a client sends to create or replace a channel."""
 
     class Meta:
         unknown = ma.RAISE
 
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    type = ma.fields.String(required=True, metadata={"description": "An enabled channel type, e.g. `slack`."})
+    name = Name(required=True)
+    type = TypeName(
+        usable_channel_types,
+        required=True,
+        metadata={"description": "A channel type this server has enabled and can send with, e.g. `slack`."},
+    )
     config = ma.fields.Dict(
         keys=ma.fields.String(),
         load_default=dict,
@@ -86,6 +99,21 @@ class ChannelInputSchema(ma.Schema):
             data["config"] = channel_type.load_config(data["config"])
         except ma.ValidationError as error:
             raise ma.ValidationError({"config": error.normalized_messages()}) from None
+
+
+def document_channel_types(spec: APISpec, app: Flask) -> None:
+    """A channel's config is that of its type."""
+    types = app.extensions["aloft.channel_types"]
+    rules = {}
+    for name in usable_channel_types(app):
+        config_schema = types[name].config_schema
+        rules[name] = {"properties": {"config": type_schema_reference(spec, f"Config.{name}", config_schema)}}
+        if needs_input(config_schema):
+            rules[name]["required"] = ["config"]
+    document_per_type(spec, ChannelInputSchema, rules)
+
+
+blp.documenters.append(document_channel_types)
 
 
 class ChannelPatchSchema(ChannelInputSchema):
@@ -181,7 +209,7 @@ class Channels(MethodView):
         return {"channel": channel}
 
 
-@blp.route("/<channel_id>")
+@blp.route("/<id:channel_id>")
 class ChannelById(MethodView):
     @blp.response(200, ChannelEnvelope)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -227,7 +255,7 @@ class ChannelById(MethodView):
         return {"ok": True}
 
 
-@blp.route("/<channel_id>/test")
+@blp.route("/<id:channel_id>/test")
 class ChannelTest(MethodView):
     @blp.response(200, DeliveryEnvelope)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -267,7 +295,7 @@ class ChannelTest(MethodView):
         return {"delivery": db.session.get(Delivery, delivery.id)}
 
 
-@blp.route("/<channel_id>/deliveries")
+@blp.route("/<id:channel_id>/deliveries")
 class ChannelDeliveries(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, DeliveryListSchema)
@@ -286,6 +314,8 @@ class ChannelDeliveries(MethodView):
 
 
 def find_channel(channel_id: str) -> Channel:
+    if not is_id(channel_id):
+        raise ApiError(404, CHANNEL_NOT_FOUND)
     channel = db.session.scalar(select(Channel).where(Channel.id == channel_id, Channel.org_id == current_org_id()))
     if channel is None:
         raise ApiError(404, CHANNEL_NOT_FOUND)
@@ -320,7 +350,10 @@ def apply_input(channel: Channel, data: dict[str, Any]) -> None:
     channel.type = data["type"]
     channel.config = seal_config(secret_key(), config, channel_type.secret_fields)
     channel.disabled_reason = None  # an edit is a fresh start: the next delivery says whether it works
+    # One reading of the clock: a new channel's createdAt and updatedAt are the same instant.
     channel.updated_at = utcnow()
+    if channel.created_at is None:
+        channel.created_at = channel.updated_at
 
 
 def refused_url(value: Any) -> str | None:

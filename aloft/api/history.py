@@ -11,7 +11,7 @@ from sqlalchemy import select
 from aloft.api.blueprint import Blueprint
 from aloft.api.fields import Timestamp
 from aloft.api.monitors import find_monitor
-from aloft.api.paging import MAX_PAGE, decode_cursor, encode_cursor
+from aloft.api.paging import MAX_PAGE, Cursor, encode_cursor
 from aloft.extensions import db
 from aloft.models import CheckResult, utcnow
 from aloft.stats.queries import daily
@@ -39,7 +39,7 @@ class ResultsArgs(ma.Schema):
         validate=ma.validate.Range(1, MAX_PAGE),
         metadata={"description": f"Page size (default {DEFAULT_PAGE})."},
     )
-    cursor = ma.fields.String(metadata={"description": "`nextCursor` of the previous page."})
+    cursor = Cursor()
 
     @ma.validates_schema(skip_on_field_errors=True)
     def since_before_until(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -85,7 +85,7 @@ class UptimeSchema(ma.Schema):
     days = ma.fields.List(ma.fields.Nested(DaySchema), required=True, metadata={"description": "Oldest first."})
 
 
-@blp.route("/<monitor_id>/results")
+@blp.route("/<id:monitor_id>/results")
 class MonitorResults(MethodView):
     @blp.arguments(ResultsArgs, location="query")
     @blp.response(200, ResultListSchema)
@@ -104,14 +104,14 @@ class MonitorResults(MethodView):
             query = query.where(CheckResult.checked_at < args["until"])
         if "cursor" in args:
             # A monitor has one result per slot, so the time alone says where a page ended.
-            query = query.where(CheckResult.checked_at < decode_cursor(args["cursor"])[0])
+            query = query.where(CheckResult.checked_at < args["cursor"].when)
         rows = db.session.scalars(query.order_by(CheckResult.checked_at.desc()).limit(args["limit"] + 1)).all()
         more = len(rows) > args["limit"]
         rows = rows[: args["limit"]]
-        return {"results": rows, "next_cursor": encode_cursor(rows[-1].checked_at, "") if more else None}
+        return {"results": rows, "next_cursor": encode_cursor(rows[-1].checked_at) if more else None}
 
 
-@blp.route("/<monitor_id>/uptime")
+@blp.route("/<id:monitor_id>/uptime")
 class MonitorUptime(MethodView):
     @blp.arguments(UptimeArgs, location="query")
     @blp.response(200, UptimeSchema)

@@ -20,12 +20,12 @@ from sqlalchemy import select
 from aloft.api.auth import current_key, current_org_id
 from aloft.api.blueprint import Blueprint
 from aloft.api.errors import ApiError
-from aloft.api.fields import Timestamp
+from aloft.api.fields import Id, Timestamp
 from aloft.api.monitors import MONITOR_NOT_FOUND
-from aloft.api.paging import MAX_PAGE, fetch_page
+from aloft.api.paging import MAX_PAGE, Cursor, fetch_page
 from aloft.channels import NotificationKind
 from aloft.extensions import db
-from aloft.models import ApiKey, CheckResult, Incident, Monitor, utcnow
+from aloft.models import ApiKey, CheckResult, Incident, Monitor, is_id, utcnow
 from aloft.notify.outbox import incident_notification, write_deliveries
 
 blp = Blueprint(
@@ -45,14 +45,14 @@ class IncidentArgs(ma.Schema):
         unknown = ma.RAISE
 
     status = ma.fields.String(validate=ma.validate.OneOf(["open", "resolved"]))
-    monitor_id = ma.fields.String(data_key="monitorId", validate=ma.validate.Length(max=36))
+    monitor_id = Id(data_key="monitorId")
     since = Timestamp(metadata={"description": "Only incidents that started at or after this time."})
     limit = ma.fields.Integer(
         load_default=DEFAULT_PAGE,
         validate=ma.validate.Range(1, MAX_PAGE),
         metadata={"description": f"Page size (default {DEFAULT_PAGE})."},
     )
-    cursor = ma.fields.String(metadata={"description": "`nextCursor` of the previous page."})
+    cursor = Cursor()
 
 
 class ActingKeySchema(ma.Schema):
@@ -133,7 +133,7 @@ class Incidents(MethodView):
         return {"incidents": [describe(incident, name, keys) for incident, name in rows], "next_cursor": next_cursor}
 
 
-@blp.route("/<incident_id>")
+@blp.route("/<id:incident_id>")
 class IncidentById(MethodView):
     @blp.response(200, IncidentEnvelope)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -142,16 +142,16 @@ class IncidentById(MethodView):
         return {"incident": detail(find_incident(incident_id))}
 
 
-@blp.route("/<incident_id>/acknowledge")
+@blp.route("/<id:incident_id>/acknowledge")
 class IncidentAcknowledge(MethodView):
     @blp.response(200, IncidentEnvelope)
-    @blp.alt_response(400, response="DEFAULT_ERROR", description="The incident is resolved.")
+    @blp.alt_response(409, response="CONFLICT", description="The incident is resolved.")
     @blp.alt_response(404, response="NOT_FOUND")
     def post(self, incident_id: str) -> dict[str, Any]:
         """Acknowledge an open incident: someone is on it. Its channels hear who; a second time changes nothing."""
         incident = find_incident(incident_id, lock=True)
         if incident.status != "open":
-            raise ApiError(400, "Only an open incident can be acknowledged; this one is resolved")
+            raise ApiError(409, "Only an open incident can be acknowledged; this one is resolved")
         if incident.acknowledged_at is None:
             key = current_key()
             incident.acknowledged_at = utcnow()
@@ -161,7 +161,7 @@ class IncidentAcknowledge(MethodView):
         return {"incident": detail(incident)}
 
 
-@blp.route("/<incident_id>/resolve")
+@blp.route("/<id:incident_id>/resolve")
 class IncidentResolve(MethodView):
     @blp.response(200, IncidentEnvelope)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -183,6 +183,8 @@ class IncidentResolve(MethodView):
 
 
 def find_incident(incident_id: str, *, lock: bool = False) -> Incident:
+    if not is_id(incident_id):
+        raise ApiError(404, INCIDENT_NOT_FOUND)
     query = select(Incident).where(Incident.id == incident_id, Incident.org_id == current_org_id())
     if lock:  # an acknowledgement and a resolution racing: one after the other
         query = query.with_for_update()

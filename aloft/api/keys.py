@@ -17,10 +17,10 @@ from aloft.access import REVOKE_KEYS
 from aloft.api.auth import current_key, current_org_id, current_rights
 from aloft.api.blueprint import Blueprint
 from aloft.api.errors import ApiError
-from aloft.api.fields import OkSchema, Timestamp
+from aloft.api.fields import Name, OkSchema, Timestamp
 from aloft.extensions import db
 from aloft.keys import SCOPES, new_key
-from aloft.models import ApiKey, Organization, utcnow
+from aloft.models import ApiKey, Organization, is_id, utcnow
 from aloft.times import isoformat_z
 
 blp = Blueprint(
@@ -30,6 +30,8 @@ blp = Blueprint(
     scope_family="api-keys",
     description="API keys of the caller's organization. Needs `api-keys:read` / `api-keys:write`.",
 )
+
+KEY_NOT_FOUND = "API key not found"
 
 
 class KeySchema(ma.Schema):
@@ -61,7 +63,7 @@ class KeyInputSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
+    name = Name(required=True)
     scopes = ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf(SCOPES)),
         metadata={"description": "Omitted: the scopes the calling key may use."},
@@ -134,7 +136,7 @@ class Keys(MethodView):
         return {"key": key}
 
 
-@blp.route("/<key_id>")
+@blp.route("/<id:key_id>")
 class KeyById(MethodView):
     @blp.response(200, OkSchema)
     @blp.alt_response(
@@ -149,11 +151,13 @@ class KeyById(MethodView):
         Revoking another key needs an admin's key (by the minter's role now) holding every
         scope the revoked key has; a key may always revoke itself.
         """
+        if not is_id(key_id):
+            raise ApiError(404, KEY_NOT_FOUND)
         key = db.session.scalar(
             select(ApiKey).where(ApiKey.id == key_id, ApiKey.org_id == current_org_id(), ApiKey.revoked_at.is_(None))
         )
         if key is None:
-            raise ApiError(404, "API key not found")
+            raise ApiError(404, KEY_NOT_FOUND)
         if key.id != current_key().id:
             rights = current_rights()
             if not rights.may(REVOKE_KEYS):

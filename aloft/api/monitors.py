@@ -6,19 +6,20 @@ from datetime import timedelta
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app
+from apispec import APISpec
+from flask import Flask, current_app
 from flask.views import MethodView
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
 
 from aloft.api.auth import caller_has_scope, current_org_id
-from aloft.api.blueprint import Blueprint
+from aloft.api.blueprint import Blueprint, document_per_type, needs_input, type_schema_reference
 from aloft.api.errors import ApiError
-from aloft.api.fields import OkSchema, StrictBoolean, StrictInteger, Timestamp
+from aloft.api.fields import Id, Name, OkSchema, StrictBoolean, StrictInteger, Timestamp, TypeName, Url
 from aloft.api.paging import PageArgs, fetch_page
 from aloft.checks import url_problem
 from aloft.extensions import db
-from aloft.models import Channel, CheckResult, Incident, Monitor, utcnow
+from aloft.models import Channel, CheckResult, Incident, Monitor, is_id, utcnow
 from aloft.pings import expect_pings, ping_url
 from aloft.stats.queries import Retention, totals
 
@@ -39,8 +40,12 @@ CONFIRMATION_RANGE = (1, 10)
 TIMEOUT_RANGE = (1, 60)
 
 
+def installed_check_types(app: Flask) -> dict[str, Any]:
+    return app.extensions["aloft.plugins"].check_types
+
+
 def check_types() -> dict[str, Any]:
-    return current_app.extensions["aloft.plugins"].check_types
+    return installed_check_types(current_app)
 
 
 class MonitorInputSchema(ma.Schema):
@@ -49,13 +54,12 @@ class MonitorInputSchema(ma.Schema):
     class Meta:
         unknown = ma.RAISE
 
-    name = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=200))
-    type = ma.fields.String(required=True, metadata={"description": "An installed check type, e.g. `http`."})
-    url = ma.fields.String(
-        allow_none=True,
-        load_default=None,
-        validate=ma.validate.Length(min=1, max=2048),
-        metadata={"description": "Required by check types that reach out to a URL."},
+    name = Name(required=True)
+    type = TypeName(
+        installed_check_types, required=True, metadata={"description": "An installed check type, e.g. `http`."}
+    )
+    url = Url(
+        allow_none=True, load_default=None, metadata={"description": "Required by check types that reach out to a URL."}
     )
     interval_seconds = StrictInteger(
         data_key="intervalSeconds",
@@ -82,7 +86,7 @@ class MonitorInputSchema(ma.Schema):
         metadata={"description": "Type-specific settings, validated by the check type's schema."},
     )
     channel_ids = ma.fields.List(
-        ma.fields.String(validate=ma.validate.Length(max=36)),
+        Id(),
         data_key="channelIds",
         load_default=list,
         validate=ma.validate.Length(max=50),
@@ -122,6 +126,26 @@ class MonitorInputSchema(ma.Schema):
             errors["settings"] = [f"The {check_type.name} check type takes no settings."]
         if errors:
             raise ma.ValidationError(errors)
+
+
+def document_check_types(spec: APISpec, app: Flask) -> None:
+    """A monitor's settings are those of its type, and a type that reaches out needs a url."""
+    rules = {}
+    for name, check_type in installed_check_types(app).items():
+        then: dict[str, Any] = {
+            "properties": {"settings": type_schema_reference(spec, f"Settings.{name}", check_type.settings_schema)}
+        }
+        required = ["settings"] if needs_input(check_type.settings_schema) else []
+        if check_type.requires_url:
+            then["properties"]["url"] = {"type": "string"}
+            required.append("url")
+        if required:
+            then["required"] = required
+        rules[name] = then
+    document_per_type(spec, MonitorInputSchema, rules)
+
+
+blp.documenters.append(document_check_types)
 
 
 class MonitorPatchSchema(MonitorInputSchema):
@@ -240,7 +264,7 @@ class Monitors(MethodView):
         return {"monitor": monitor}
 
 
-@blp.route("/<monitor_id>")
+@blp.route("/<id:monitor_id>")
 class MonitorById(MethodView):
     @blp.response(200, MonitorDetailSchema)
     @blp.alt_response(404, response="NOT_FOUND")
@@ -304,6 +328,8 @@ class MonitorById(MethodView):
 
 
 def find_monitor(monitor_id: str) -> Monitor:
+    if not is_id(monitor_id):
+        raise ApiError(404, MONITOR_NOT_FOUND)
     monitor = db.session.scalar(select(Monitor).where(Monitor.id == monitor_id, Monitor.org_id == current_org_id()))
     if monitor is None:
         raise ApiError(404, MONITOR_NOT_FOUND)
@@ -337,7 +363,10 @@ def apply_input(monitor: Monitor, data: dict[str, Any]) -> None:
     for name in INPUT_ATTRIBUTES:
         setattr(monitor, name, data[name])
     monitor.channels = channels
+    # One reading of the clock: a new monitor's createdAt and updatedAt are the same instant.
     monitor.updated_at = utcnow()
+    if monitor.created_at is None:
+        monitor.created_at = monitor.updated_at
     expect_pings(monitor, check_types()[monitor.type].passive)
     if monitor.paused:
         monitor.status = "paused"

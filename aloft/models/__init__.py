@@ -1,7 +1,7 @@
 """Aloft's data model: one module per aggregate, all importable from here."""
 
 from aloft.models.api_key import ApiKey
-from aloft.models.base import new_id, utcnow
+from aloft.models.base import ID_PATTERN, is_id, new_id, utcnow
 from aloft.models.channel import Channel, Delivery
 from aloft.models.check_result import CheckResult
 from aloft.models.heartbeat import PING_KINDS, Ping
@@ -12,6 +12,7 @@ from aloft.models.rollup import PERIODS, Rollup
 from aloft.models.schedule import SCHEDULE_ID, Schedule
 
 __all__ = [
+    "ID_PATTERN",
     "PERIODS",
     "PING_KINDS",
     "ROLES",
@@ -28,6 +29,7 @@ __all__ = [
     "Rollup",
     "Schedule",
     "User",
+    "is_id",
     "monitor_channels",
     "new_id",
     "utcnow",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -21,9 +22,18 @@ NAMING_CONVENTION = {
 }
 
 
+#: An id as :func:`new_id` writes it: a UUID in lower-case hex with hyphens.
+ID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
+
 def new_id() -> str:
     """A new primary key: a random UUID as a string."""
     return str(uuid.uuid4())
+
+
+def is_id(text: str) -> bool:
+    """Whether ``text`` has the form of an id, so that looking it up can find anything."""
+    return re.fullmatch(ID_PATTERN, text) is not None
 
 
 def one_of(column: str, values: tuple[str, ...]) -> str:

@@ -1,8 +1,10 @@
 """The ingest endpoint: pings recorded by kind, no API key, 404 for unknown tokens, limited per token."""
 
+import logging
+
 import pytest
 from heartbeat_support import create_heartbeat, ping_path, token_of
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from aloft.extensions import db
 from aloft.models import Monitor, Ping
@@ -109,3 +111,29 @@ def test_a_body_over_one_mebibyte_is_a_413_in_json(client, heartbeat):
     assert response.status_code == 413
     assert response.json == {"error": "Request body too large (limit 1 MiB)"}
     assert pings_of(heartbeat) == []
+
+
+@pytest.mark.parametrize("text", ["%00", "abc%00def", "a.b", "~" * 10, "A" * 65])
+def test_a_token_of_no_possible_form_is_a_404_without_a_query_or_a_traceback(client, heartbeat, text, caplog):
+    sent = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            response = client.get(f"/heartbeat/{text}")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert response.status_code == 404
+    assert response.json == {"error": "No monitor has this ping URL; copy pingUrl from the monitor again."}
+    assert sent == []
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def test_nul_in_what_a_job_sends_is_kept_as_a_replacement_character(client, heartbeat):
+    response = client.post(ping_path(heartbeat), data=b"backup\x00done", headers={"User-Agent": "cron\x00job"})
+    assert response.status_code == 200
+    (ping,) = pings_of(heartbeat)
+    assert (ping.body, ping.user_agent) == ("backup\ufffddone", "cron\ufffdjob")

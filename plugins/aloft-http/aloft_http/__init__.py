@@ -30,7 +30,8 @@ METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_REDIRECTS = 5
 # The keyword is searched for in this much of the body; the rest is not downloaded.
 MAX_BODY_BYTES = 5 * 1024 * 1024
-STATUS_CODES_PATTERN = r"^[1-5][0-9]{2}(-[1-5][0-9]{2})?$"
+STATUS_CODES_PATTERN = re.compile(r"[1-5][0-9]{2}(-[1-5][0-9]{2})?")
+STATUS_CODES_ERROR = 'Must be a status code such as 204 or "204", or a range such as "200-399".'
 USER_AGENT = f"Aloft/{aloft.__version__} (uptime check)"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -66,6 +67,19 @@ def _header_lines(headers: dict[str, str]) -> None:
             raise ValidationError(f"The value of {name} must be Latin-1 text.")
 
 
+class StatusCodes(fields.Field):
+    """A status code (``204`` or ``"204"``) or an inclusive range (``"200-399"``), loaded as text."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or STATUS_CODES_PATTERN.fullmatch(value) is None:
+            raise ValidationError(STATUS_CODES_ERROR)
+        return value
+
+
 class HttpSettings(Schema):
     """Settings of an ``http`` monitor."""
 
@@ -73,18 +87,28 @@ class HttpSettings(Schema):
         unknown = RAISE
 
     method = fields.String(load_default="GET", validate=validate.OneOf(METHODS))
-    headers = fields.Dict(keys=fields.String(), values=fields.String(), load_default=dict, validate=_header_lines)
+    headers = fields.Dict(
+        keys=fields.String(),
+        # One line of Latin-1 text: what _header_lines() takes, stated for the OpenAPI document.
+        values=fields.String(metadata={"pattern": "^[\\u0001-\\u0009\\u000b\\u000c\\u000e-\\u00ff]*$"}),
+        load_default=dict,
+        validate=_header_lines,
+        metadata={"propertyNames": {"pattern": HEADER_NAME.pattern}},
+    )
     body = fields.String(metadata={"description": "Request body, sent as is."})
     expected_status_codes = fields.List(
-        fields.String(
-            validate=validate.Regexp(
-                STATUS_CODES_PATTERN, error='Must be a status code such as "204" or a range such as "200-399".'
-            )
+        StatusCodes(
+            metadata={
+                "oneOf": [
+                    {"type": "integer", "minimum": 100, "maximum": 599},
+                    {"type": "string", "pattern": f"^{STATUS_CODES_PATTERN.pattern}$"},
+                ]
+            }
         ),
         data_key="expectedStatusCodes",
         load_default=lambda: ["200-399"],
         validate=[validate.Length(min=1), _ascending],
-        metadata={"description": 'Codes ("204") or inclusive ranges ("200-399") that mean up.'},
+        metadata={"description": 'Codes (204 or "204") or inclusive ranges ("200-399") that mean up.'},
     )
     keyword = fields.String(
         validate=validate.Length(min=1),

@@ -56,7 +56,13 @@ def test_status_codes_and_ranges_are_accepted():
     assert load(expectedStatusCodes=["204", "300-308"])["expected_status_codes"] == ["204", "300-308"]
 
 
-@pytest.mark.parametrize("codes", [[], ["2xx"], [200], ["200-"], ["099"], ["600"], ["399-200"]])
+def test_a_status_code_may_be_a_number_and_loads_as_text():
+    assert load(expectedStatusCodes=[200, 301.0, "400-499"])["expected_status_codes"] == ["200", "301", "400-499"]
+
+
+@pytest.mark.parametrize(
+    "codes", [[], ["2xx"], ["200-"], ["099"], ["600"], ["399-200"], [99], [600], [200.5], [True], ["200\n"], [None]]
+)
 def test_malformed_status_codes_are_rejected(codes):
     assert "expectedStatusCodes" in errors(expectedStatusCodes=codes)
 

@@ -36,7 +36,12 @@ class SlackConfig(Schema):
     webhook_url = fields.String(
         data_key="webhookUrl",
         required=True,
-        metadata={"description": "Incoming webhook URL, e.g. https://hooks.slack.com/services/T…/B…/…"},
+        metadata={
+            "description": "Incoming webhook URL, e.g. https://hooks.slack.com/services/T…/B…/…",
+            # What an_http_url() takes, for the OpenAPI document (no text holds NUL).
+            "pattern": "^https?://[^\\u0000]*$",
+            "maxLength": 2048,
+        },
     )
 
     @validates("webhook_url")
