@@ -55,8 +55,8 @@ def expect_pings(monitor: Monitor, passive: bool) -> None:
 
 
 def is_ping_token(token: str) -> bool:
-    """True when a monitor has this ping token."""
-    if not token or len(token) > TOKEN_CHARS:
+    """True when a monitor has this ping token; a token of no possible form is not looked up."""
+    if TOKEN_FORM.fullmatch(token) is None:
         return False
     return db.session.scalar(select(Monitor.id).where(Monitor.ping_token == token)) is not None
 
