@@ -108,5 +108,5 @@ def test_a_failed_resolution_is_host_not_found_for_every_caller():
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
     for _ in range(2):
-        with pytest.raises(targets.HostNotFound, match="DNS: cannot resolve db.internal"):
+        with pytest.raises(targets.HostNotFound, match=r"DNS: cannot resolve db\.internal"):
             targets.vetted_addresses("db.internal", 5432, resolver=failing, deadline=Deadline.after(5))
