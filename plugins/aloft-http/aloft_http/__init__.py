@@ -228,10 +228,13 @@ class Paced:
         return io.BufferedReader(_PacedReader(self))
 
     def close(self) -> None:
-        self.sock.close()
+        """Nothing: http.client closes a connection whose response says it will close before that
+        response is read, and the :class:`Exchange` closes the socket once it is done with it."""
 
 
 class _PacedReader(io.RawIOBase):
+    """The reading end of a :class:`Paced` connection, for http.client's buffered response."""
+
     def __init__(self, connection: Paced) -> None:
         self.connection = connection
 
@@ -253,6 +256,7 @@ class Exchange:
         self.deadline = deadline
         self.verify_tls = verify_tls
         self._connection: http.client.HTTPConnection | None = None
+        self._sock: socket.socket | None = None
 
     def follow(self, request: Request, follow_redirects: bool) -> http.client.HTTPResponse:
         """The response to ``request`` or, following redirects, to the last one it leads to."""
@@ -271,7 +275,8 @@ class Exchange:
         self.close()
         self.url = url = request.url
         self._connection = http.client.HTTPConnection(url.host, url.port)
-        self._connection.sock = Paced(self._open_socket(url), self.deadline)
+        self._sock = self._open_socket(url)
+        self._connection.sock = Paced(self._sock, self.deadline)
         self._connection.request(request.method, url.path, body=request.body, headers=request.wire_headers())
         return self._connection.getresponse()
 
@@ -292,6 +297,9 @@ class Exchange:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
 
 class HttpCheck(CheckType):

@@ -25,7 +25,7 @@ ONE_MIB = 1024 * 1024
 class Slow(BaseHTTPRequestHandler):
     """/headers: a header line every 1.5 s; /body: a byte of the body every 0.2 s; /hop/<n>: 0.9 s,
     then a redirect to /hop/<n - 1> (/ok after /hop/0); /big/<offset>: 1 MiB and 100 bytes with
-    "needle" at ``offset``; /ok: at once."""
+    "needle" at ``offset``; /close: a body that ends when the server closes the connection; /ok: at once."""
 
     protocol_version = "HTTP/1.1"
     server: SlowServer
@@ -56,6 +56,9 @@ class Slow(BaseHTTPRequestHandler):
             self.send_header("Location", f"/hop/{left - 1}" if left else "/ok")
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif path == "/close":
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"." * 100_000 + b" all systems ok")
+            self.close_connection = True
         elif path.startswith("/big/"):
             offset = int(path.removeprefix("/big/"))
             body = bytearray(b"a" * (ONE_MIB + 100))
@@ -181,6 +184,12 @@ def test_the_keyword_is_searched_for_in_the_first_mib_of_the_body(server):
     assert timed_check(f"{server}/big/{ONE_MIB - 6}", timeout=5, keyword="needle")[0].ok
     beyond = timed_check(f"{server}/big/{ONE_MIB}", timeout=5, keyword="needle")[0]
     assert (beyond.ok, beyond.cause) == (False, 'Keyword "needle" not found')
+
+
+def test_a_body_that_ends_when_the_server_closes_the_connection_is_read_to_its_end(server):
+    # http.client closes such a connection before its body is read; the paced socket must stay open.
+    result, _ = timed_check(f"{server}/close", timeout=5, keyword="all systems ok")
+    assert result.ok, result.cause
 
 
 def test_a_trickling_server_is_recorded_down_timed_out_not_up(make_monitor, run_check, server):
