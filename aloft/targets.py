@@ -7,23 +7,32 @@ second time (DNS rebinding). When any address of a name is refused, the whole na
 refused: trying only the allowed ones would let a hostile DNS server steer a check to the
 refused one whenever the allowed ones fail.
 
+Checks run under a :class:`~aloft.checks.Deadline`, and so does connecting: resolving a name
+(on a few threads of its own, since ``getaddrinfo`` cannot be interrupted) and each address
+tried get only the time left.
+
 ``create_app`` sets the policy with :func:`configure`; until then it is ``private-ok``.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import queue
 import re
 import socket
 import ssl
-import time
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 import certifi
+
+from aloft.checks import Deadline, timeout_cause
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: ``resolve(host, port)``: the addresses of ``host``, as strings; raises OSError when there are none.
@@ -75,6 +84,10 @@ IPV4_SHORTHAND = re.compile(r"(?:0[xX][0-9a-fA-F]+|[0-9]+)(?:\.(?:0[xX][0-9a-fA-
 # X.509 verification results (OpenSSL X509_V_ERR_*) that all mean "no trusted CA signed this".
 UNKNOWN_AUTHORITY = frozenset({18, 19, 20, 21})
 HOSTNAME_MISMATCH = frozenset({62, 64})
+#: Host names resolved at once, at most. A resolution that outlives its caller's deadline keeps
+#: its thread until the system resolver gives up (seconds, tens of seconds when a DNS server is
+#: gone), so these threads are few and shared by every check of the process.
+RESOLVER_THREADS = 32
 
 
 class TargetError(OSError):
@@ -190,13 +203,81 @@ def configure(policy: str = TargetPolicy.PRIVATE_OK, resolver: Resolver = system
     _outbound = _Outbound(TargetPolicy(policy), resolver)
 
 
+class Resolutions:
+    """Host names resolved on at most ``threads`` threads of their own, so that callers can stop waiting.
+
+    ``getaddrinfo`` cannot be interrupted: a caller with a deadline waits for the answer until
+    then and gives up, and the resolution goes on without it. A name already being resolved is
+    not resolved again: its callers share the answer, so a name whose DNS never answers holds
+    one thread however many checks ask for it.
+    """
+
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._lock = threading.Lock()
+        self._in_flight: dict[tuple[Resolver, str, int], Future[list[str]]] = {}
+        self._asked: queue.SimpleQueue[tuple[Resolver, str, int]] = queue.SimpleQueue()
+        self._started = self._idle = 0
+
+    def resolve(self, resolver: Resolver, host: str, port: int, deadline: Deadline) -> list[str]:
+        """``resolver(host, port)``, waited for until ``deadline``; raises TimeoutError then."""
+        asked = (resolver, host, port)
+        with self._lock:
+            answer = self._in_flight.get(asked)
+            if answer is None:
+                answer = self._in_flight[asked] = Future()
+                self._asked.put(asked)
+                if self._idle == 0 and self._started < self.threads:
+                    self._started += 1
+                    threading.Thread(target=self._answer_forever, name="aloft-resolver", daemon=True).start()
+        return answer.result(timeout=deadline.remaining())
+
+    def _answer_forever(self) -> None:
+        while True:
+            with self._lock:
+                self._idle += 1
+            asked = self._asked.get()
+            with self._lock:
+                self._idle -= 1
+            resolver, host, port = asked
+            try:
+                addresses = resolver(host, port)
+                failure = None
+            except Exception as error:  # handed to every caller waiting for this name
+                failure = error
+            with self._lock:
+                answer = self._in_flight.pop(asked)
+            if failure is None:
+                answer.set_result(addresses)
+            else:
+                answer.set_exception(failure)
+
+
+_resolutions = Resolutions(RESOLVER_THREADS)
+
+
+def _forget_resolver_threads() -> None:
+    # A forked child has none of its parent's threads: it starts its own.
+    global _resolutions
+    _resolutions = Resolutions(RESOLVER_THREADS)
+
+
+os.register_at_fork(after_in_child=_forget_resolver_threads)
+
+
 def vetted_addresses(
-    host: str, port: int, *, policy: TargetPolicy | None = None, resolver: Resolver | None = None
+    host: str,
+    port: int,
+    *,
+    policy: TargetPolicy | None = None,
+    resolver: Resolver | None = None,
+    deadline: Deadline | None = None,
 ) -> list[IPAddress]:
     """Resolve ``host`` once and return its addresses, all of them allowed by ``policy``.
 
     ``policy`` and ``resolver`` default to those :func:`configure` set. Raises
-    :class:`HostNotFound` or, when any address is refused, :class:`TargetRefused`.
+    :class:`HostNotFound` or, when any address is refused, :class:`TargetRefused`; with a
+    ``deadline``, TimeoutError when the resolver has not answered by then.
     """
     outbound = _outbound
     policy = outbound.policy if policy is None else policy
@@ -206,7 +287,9 @@ def vetted_addresses(
         addresses = [literal]
     else:
         try:
-            answers = resolver(host, port)
+            answers = resolver(host, port) if deadline is None else _resolutions.resolve(resolver, host, port, deadline)
+        except TimeoutError:
+            raise
         except (OSError, UnicodeError) as error:
             raise HostNotFound(host) from error
         if not answers:
@@ -218,29 +301,40 @@ def vetted_addresses(
 
 
 def connect(
-    host: str, port: int, timeout: float, *, policy: TargetPolicy | None = None, resolver: Resolver | None = None
+    host: str,
+    port: int,
+    timeout: float | Deadline,
+    *,
+    policy: TargetPolicy | None = None,
+    resolver: Resolver | None = None,
 ) -> socket.socket:
-    """A TCP connection to ``host``, made to an address the policy allows, within ``timeout`` seconds.
+    """A TCP connection to ``host``, made to an address the policy allows, within ``timeout``.
 
-    The addresses are tried in the resolver's order; the socket keeps ``timeout`` for each
-    later operation. Raises :class:`TargetError` before any connection is attempted, or the
-    last connection error.
+    ``timeout`` is seconds or a check's :class:`~aloft.checks.Deadline`: resolving ``host``
+    and then each address tried, in the resolver's order, get only the time left. The socket
+    keeps ``timeout`` seconds as the timeout of each later operation (with a deadline, what was
+    left when connecting began: give each later step ``deadline.remaining()`` instead). Raises
+    :class:`TargetError` before any connection is attempted, TimeoutError, or the last
+    connection error.
     """
-    addresses = vetted_addresses(host, port, policy=policy, resolver=resolver)
-    deadline = time.monotonic() + timeout
+    deadline = timeout if isinstance(timeout, Deadline) else Deadline.after(timeout)
+    addresses = vetted_addresses(host, port, policy=policy, resolver=resolver, deadline=deadline)
     failures: list[OSError] = []
     for address in addresses:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if deadline.expired:
             break
         try:
-            return _connect_to(address, port, remaining, timeout)
+            sock = _connect_to(address, port, deadline.remaining())
         except OSError as failure:
             failures.append(failure)
+            continue
+        if not isinstance(timeout, Deadline):
+            sock.settimeout(timeout)
+        return sock
     raise failures[-1] if failures else TimeoutError(f"timed out connecting to {host}")
 
 
-def _connect_to(address: IPAddress, port: int, connect_timeout: float, timeout: float) -> socket.socket:
+def _connect_to(address: IPAddress, port: int, connect_timeout: float) -> socket.socket:
     # Connect to the IPv4 address a mapped one was judged by: it works without an IPv6 stack.
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
@@ -252,7 +346,6 @@ def _connect_to(address: IPAddress, port: int, connect_timeout: float, timeout: 
     except BaseException:
         sock.close()
         raise
-    sock.settimeout(timeout)
     return sock
 
 
@@ -288,7 +381,7 @@ def connection_failure(error: OSError, host: str, timeout_seconds: float) -> str
     if isinstance(error, ConnectionResetError):
         return "Connection reset"
     if isinstance(error, TimeoutError):
-        return f"Timed out after {timeout_seconds:g}s"
+        return timeout_cause(timeout_seconds)
     return f"Connection failed: {error.strerror or error}"
 
 

@@ -10,6 +10,7 @@ Tests that need Redis or PostgreSQL skip when those do not answer, except when
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -344,11 +345,15 @@ def resolve_as() -> Iterator[Callable[..., None]]:
 
     Installs a resolver answering those names (any other name does not resolve) under the
     given ``ALOFT_TARGET_POLICY``; the test starts, and every test after it runs, with the
-    default policy and the system resolver.
+    default policy and the system resolver. ``delay=30`` makes it answer 30 seconds late, as a
+    resolver whose DNS server is gone does (it answers at once when the test ends).
     """
+    released = threading.Event()
 
-    def install(names: dict[str, list[str]], policy: str = "private-ok") -> None:
+    def install(names: dict[str, list[str]], policy: str = "private-ok", *, delay: float = 0) -> None:
         def resolver(host: str, port: int) -> list[str]:
+            if delay:
+                released.wait(delay)
             if host not in names:
                 raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
             return names[host]
@@ -357,7 +362,31 @@ def resolve_as() -> Iterator[Callable[..., None]]:
 
     targets.configure()
     yield install
+    released.set()
     targets.configure()
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A local TCP port whose server accepts every connection and never sends a byte on it."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.1)
+    accepted: list[socket.socket] = []
+    done = threading.Event()
+
+    def accept_until_done() -> None:
+        while not done.is_set():
+            with contextlib.suppress(TimeoutError):
+                accepted.append(server.accept()[0])
+
+    accepting = threading.Thread(target=accept_until_done, daemon=True)
+    accepting.start()
+    yield server.getsockname()[1]
+    done.set()
+    accepting.join()
+    server.close()
+    for connection in accepted:
+        connection.close()
 
 
 @pytest.fixture(scope="session")

@@ -15,9 +15,9 @@ transaction, with the monitor rows locked; replaying a batch writes nothing twic
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import TYPE_CHECKING
@@ -26,8 +26,8 @@ from flask import Flask, current_app, has_app_context
 from sqlalchemy import select
 
 from aloft.channels import Notification
-from aloft.checks import CheckResult, CheckTarget
-from aloft.engine.check_process import run_check
+from aloft.checks import CheckResult, CheckTarget, CheckType
+from aloft.engine.check_process import CheckThreads, Key
 from aloft.engine.state import Transition, record_many
 from aloft.engine.statements import among, one_writer
 from aloft.extensions import db
@@ -59,8 +59,13 @@ class BatchReport:
 
 
 @cache
-def check_pool() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(max_workers=CHECK_THREADS, thread_name_prefix="aloft-check")
+def check_threads() -> CheckThreads:
+    """The threads :func:`run_batch` runs checks on, each check held to its deadline as the check process does."""
+    return CheckThreads(CHECK_THREADS)
+
+
+# A forked child has none of its parent's threads: it starts its own.
+os.register_at_fork(after_in_child=check_threads.cache_clear)
 
 
 @cache
@@ -123,11 +128,9 @@ def _run_batch(app: Flask, claims: list[tuple[str, int]]) -> BatchReport:
     try:
         targets = [(monitor_target, wanted[monitor_target.id]) for monitor_target in load_targets(wanted)]
         db.session.rollback()  # hold no transaction open while checks wait on the network
-        futures = [
-            (monitor_target, slot, check_pool().submit(run_check, check_types.get(monitor_target.type), monitor_target))
-            for monitor_target, slot in targets
-        ]
-        outcomes = [(monitor_target, slot, future.result()) for monitor_target, slot, future in futures]
+        work = [((monitor_target.id, slot), monitor_target) for monitor_target, slot in targets]
+        results = _run_here(work, check_types)
+        outcomes = [(monitor_target, slot, results[monitor_target.id, slot]) for monitor_target, slot in targets]
         report, transitions = record_outcomes(outcomes)
         report.skipped += len(wanted) - len(targets)
     except BaseException:
@@ -137,6 +140,25 @@ def _run_batch(app: Flask, claims: list[tuple[str, int]]) -> BatchReport:
     sender(app).submit(report.deliveries)
     notify_observers(app, outcomes, transitions)
     return report
+
+
+def _run_here(
+    work: list[tuple[Key, CheckTarget]], check_types: dict[str, type[CheckType]]
+) -> dict[Key, CheckResult | None]:
+    """Run checks on :func:`check_threads` and wait for every outcome (each is over by its deadline and grace)."""
+    results: dict[Key, CheckResult | None] = {}
+    reported = threading.Condition()
+
+    def report(key: Key, result: CheckResult | None) -> None:
+        with reported:
+            results[key] = result
+            reported.notify()
+
+    for key, monitor_target in work:
+        check_threads().submit(key, check_types.get(monitor_target.type), monitor_target, report)
+    with reported:
+        reported.wait_for(lambda: len(results) == len(work))
+    return results
 
 
 def notify_observers(app: Flask, outcomes: Sequence[Outcome], transitions: Sequence[Transition]) -> None:

@@ -4,7 +4,8 @@
 (:mod:`aloft.engine.check_process`); outcomes come back as checks finish, and a recorder
 thread writes whatever has finished in one transaction, then tells the observers. A slow
 check (a host that takes its whole timeout to answer) holds one check thread, never the
-checks it was claimed with nor the recording of anyone else's.
+checks it was claimed with nor the recording of anyone else's, and no longer than its
+timeout and a grace (:class:`~aloft.engine.check_process.CheckThreads`).
 
 Two limits make ``submit`` wait: at most ``max_running`` checks in the check process (sent,
 not finished), and at most ``max_in_flight`` in hand (sent, not yet recorded). The first
@@ -40,7 +41,8 @@ MAX_GROUP = 1000
 GATHER_SECONDS = 0.05
 #: How long a failed write is retried (the database restarting, say) before its outcomes are dropped.
 RETRY_SECONDS = 30
-#: A check still unreported this long past its timeout is given up on (a plugin that never returns).
+#: A check still unreported this long past its timeout is given up on. The check process reports a
+#: check whose plugin never returns as timed out a moment after its deadline: this is the last resort.
 GIVE_UP_AFTER_TIMEOUT_SECONDS = 300
 
 

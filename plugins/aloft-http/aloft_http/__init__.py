@@ -4,6 +4,10 @@ Requests are written with :mod:`http.client` on sockets from :func:`aloft.target
 so the target policy vets the address of the first request and of every redirect hop.
 Redirects are followed here, one fresh connection per hop; TLS uses the process-wide
 context of :func:`aloft.targets.tls_context` and verifies the URL's host name.
+
+The monitor's timeout bounds the whole check: resolving, connecting, the TLS handshake,
+every read and write of every hop get only what is left of the check's
+:class:`~aloft.checks.Deadline`.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import base64
 import codecs
 import http.client
+import io
 import re
 import socket
 import ssl
@@ -24,12 +29,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 import aloft
 from aloft import targets
-from aloft.checks import CheckResult, CheckTarget, CheckType
+from aloft.checks import CheckResult, CheckTarget, CheckType, Deadline
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 MAX_REDIRECTS = 5
 # The keyword is searched for in this much of the body; the rest is not downloaded.
-MAX_BODY_BYTES = 5 * 1024 * 1024
+MAX_BODY_BYTES = 1024 * 1024
 STATUS_CODES_PATTERN = re.compile(r"[1-5][0-9]{2}(-[1-5][0-9]{2})?")
 STATUS_CODES_ERROR = 'Must be a status code such as 204 or "204", or a range such as "200-399".'
 USER_AGENT = f"Aloft/{aloft.__version__} (uptime check)"
@@ -112,7 +117,10 @@ class HttpSettings(Schema):
     )
     keyword = fields.String(
         validate=validate.Length(min=1),
-        metadata={"description": "Text the body must contain (or, with keywordAbsent, must not)."},
+        metadata={
+            "description": "Text the body must contain (or, with keywordAbsent, must not), "
+            "searched for in the first 1 MiB of the body."
+        },
     )
     keyword_absent = fields.Boolean(data_key="keywordAbsent", load_default=False)
     follow_redirects = fields.Boolean(
@@ -224,15 +232,55 @@ class Request:
         return replace(self, method=method, url=url, headers=headers, body=body)
 
 
+class Paced:
+    """A connection on which every read and write may take only what is left before ``deadline``.
+
+    http.client reads a response one ``recv`` at a time, and a socket's timeout bounds each
+    ``recv`` alone: a server sending a header line a second would never trip it.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
+        self.sock = sock
+        self.deadline = deadline
+
+    def sendall(self, data: bytes) -> None:
+        # One sendall is bounded as a whole by the timeout it starts with.
+        self.sock.settimeout(self.deadline.remaining())
+        self.sock.sendall(data)
+
+    def makefile(self, mode: str = "rb") -> io.BufferedReader:
+        return io.BufferedReader(_PacedReader(self))
+
+    def close(self) -> None:
+        """Nothing: http.client closes a connection whose response says it will close before that
+        response is read, and the :class:`Exchange` closes the socket once it is done with it."""
+
+
+class _PacedReader(io.RawIOBase):
+    """The reading end of a :class:`Paced` connection, for http.client's buffered response."""
+
+    def __init__(self, connection: Paced) -> None:
+        self.connection = connection
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        sock = self.connection.sock
+        sock.settimeout(self.connection.deadline.remaining())
+        return sock.recv_into(buffer)
+
+
 class Exchange:
     """The requests of one check, each on a connection of its own that the next one closes."""
 
-    def __init__(self, url: Url, timeout_seconds: int, verify_tls: bool) -> None:
+    def __init__(self, url: Url, deadline: Deadline, verify_tls: bool) -> None:
         #: The URL being requested: a failure is about its host.
         self.url = url
-        self.timeout_seconds = timeout_seconds
+        self.deadline = deadline
         self.verify_tls = verify_tls
         self._connection: http.client.HTTPConnection | None = None
+        self._sock: socket.socket | None = None
 
     def follow(self, request: Request, follow_redirects: bool) -> http.client.HTTPResponse:
         """The response to ``request`` or, following redirects, to the last one it leads to."""
@@ -250,22 +298,32 @@ class Exchange:
     def send(self, request: Request) -> http.client.HTTPResponse:
         self.close()
         self.url = url = request.url
-        self._connection = http.client.HTTPConnection(url.host, url.port, timeout=self.timeout_seconds)
-        self._connection.sock = self._open_socket(url)
+        self._connection = http.client.HTTPConnection(url.host, url.port)
+        self._sock = self._open_socket(url)
+        self._connection.sock = Paced(self._sock, self.deadline)
         self._connection.request(request.method, url.path, body=request.body, headers=request.wire_headers())
         return self._connection.getresponse()
 
     def _open_socket(self, url: Url) -> socket.socket:
-        sock = targets.connect(url.host, url.port, self.timeout_seconds)
+        sock = targets.connect(url.host, url.port, self.deadline)
         if url.scheme == "http":
             return sock
         context = targets.tls_context() if self.verify_tls else _unverified_tls_context()
-        return context.wrap_socket(sock, server_hostname=url.host)
+        try:
+            # A handshake is bounded as a whole by the timeout it starts with.
+            sock.settimeout(self.deadline.remaining())
+            return context.wrap_socket(sock, server_hostname=url.host)
+        except BaseException:
+            sock.close()
+            raise
 
     def close(self) -> None:
         if self._connection is not None:
             self._connection.close()
             self._connection = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
 
 
 class HttpCheck(CheckType):
@@ -293,24 +351,26 @@ class HttpCheck(CheckType):
             return CheckResult(False, cause=failed.cause)
         body = options.get("body")
         request = Request(options["method"], url, options["headers"], None if body is None else body.encode())
+        deadline = Deadline.of(monitor)
         started = time.perf_counter()
-        deadline = started + monitor.timeout_seconds
-        exchange = Exchange(url, monitor.timeout_seconds, options["verify_tls"])
+        exchange = Exchange(url, deadline, options["verify_tls"])
         try:
             response = exchange.follow(request, options["follow_redirects"])
             latency_ms = (time.perf_counter() - started) * 1000
             details = {"statusCode": response.status}
             if not any(low <= response.status <= high for low, high in expected):
                 return CheckResult(False, latency_ms, f"HTTP {response.status}", details)
-            if "keyword" not in options:
-                return CheckResult(True, latency_ms, details=details)
-            text = _read_body(response, deadline)
+            text = _read_body(response) if "keyword" in options else None
+            if deadline.expired:  # the last read ended just past it: a check that took too long is not up
+                raise TimeoutError(deadline.cause)
         except CheckFailed as failed:
             return CheckResult(False, cause=failed.cause)
         except (OSError, http.client.HTTPException) as error:
             return CheckResult(False, cause=_cause(error, exchange.url, monitor.timeout_seconds))
         finally:
             exchange.close()
+        if text is None:
+            return CheckResult(True, latency_ms, details=details)
         return _keyword_result(text, options["keyword"], options["keyword_absent"], latency_ms, details)
 
 
@@ -323,17 +383,9 @@ def _unverified_tls_context() -> ssl.SSLContext:
     return context
 
 
-def _read_body(response: http.client.HTTPResponse, deadline: float) -> str:
-    """The start of the body, decoded; raises TimeoutError once the check's time is up."""
-    received = bytearray()
-    while len(received) < MAX_BODY_BYTES:
-        chunk = response.read(64 * 1024)
-        if not chunk:
-            break
-        received += chunk
-        if time.perf_counter() > deadline:
-            raise TimeoutError
-    return received[:MAX_BODY_BYTES].decode(_charset(response), errors="replace")
+def _read_body(response: http.client.HTTPResponse) -> str:
+    """The body's first ``MAX_BODY_BYTES``, decoded (the connection is paced: it ends at the check's deadline)."""
+    return response.read(MAX_BODY_BYTES).decode(_charset(response), errors="replace")
 
 
 def _charset(response: http.client.HTTPResponse) -> str:

@@ -15,7 +15,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 import aloft
 from aloft import targets
-from aloft.checks import CheckResult, CheckTarget, CheckType
+from aloft.checks import CheckResult, CheckTarget, CheckType, Deadline
 from aloft.times import isoformat_z
 
 DEFAULT_PORT = 443
@@ -59,11 +59,12 @@ class SslCheck(CheckType):
             host, port = targets.host_and_port(monitor.url or "", "https", DEFAULT_PORT)
         except ValueError as invalid:
             return CheckResult(False, cause=str(invalid))
+        deadline = Deadline.of(monitor)
         started = time.perf_counter()
         try:
-            with targets.connect(host, port, monitor.timeout_seconds) as connection:
-                # The handshake gets what connecting left of the monitor's timeout.
-                connection.settimeout(max(started + monitor.timeout_seconds - time.perf_counter(), 0.001))
+            with targets.connect(host, port, deadline) as connection:
+                # The handshake gets what resolving and connecting left; it is bounded as a whole by that timeout.
+                connection.settimeout(deadline.remaining())
                 with targets.tls_context().wrap_socket(connection, server_hostname=host) as tls:
                     latency_ms = (time.perf_counter() - started) * 1000
                     der = tls.getpeercert(binary_form=True)

@@ -6,6 +6,7 @@ import socket
 import socketserver
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -148,6 +149,21 @@ def test_a_closed_port_is_down_with_cause_connection_refused():
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]
     assert check(f"{HOST}:{port}").cause == "Connection refused"
+
+
+def test_a_server_that_accepts_and_never_shakes_hands_is_down_with_cause_timed_out_at_the_timeout(silent_port):
+    started = time.perf_counter()
+    result = check(f"{HOST}:{silent_port}", timeout=1)
+    assert not result.ok and result.cause == "Timed out after 1s"
+    assert 1 <= time.perf_counter() - started < 2.5
+
+
+def test_a_resolver_that_does_not_answer_is_down_with_cause_timed_out_at_the_timeout(resolve_as):
+    resolve_as({HOST: ["127.0.0.1"]}, delay=30)
+    started = time.perf_counter()
+    result = check(f"{HOST}:443", timeout=1)
+    assert not result.ok and result.cause == "Timed out after 1s"
+    assert 1 <= time.perf_counter() - started < 2.5
 
 
 def test_a_name_that_does_not_resolve_is_down_with_cause_dns():

@@ -6,7 +6,7 @@ import time
 
 import aloft
 from aloft import targets
-from aloft.checks import CheckResult, CheckTarget, CheckType
+from aloft.checks import CheckResult, CheckTarget, CheckType, Deadline
 
 
 class TcpCheck(CheckType):
@@ -29,9 +29,10 @@ class TcpCheck(CheckType):
             host, port = targets.host_and_port(monitor.url or "", "tcp")
         except ValueError as invalid:
             return CheckResult(False, cause=str(invalid))
+        deadline = Deadline.of(monitor)
         started = time.perf_counter()
         try:
-            with targets.connect(host, port, monitor.timeout_seconds) as connection:
+            with targets.connect(host, port, deadline) as connection:
                 latency_ms = (time.perf_counter() - started) * 1000
                 address = connection.getpeername()[0]
         except OSError as error:

@@ -120,3 +120,16 @@ def test_a_url_that_is_not_host_and_port_is_down_saying_what_is_expected(url):
     assert result.cause == (
         f"Invalid address {url!r}: expected host:port or tcp://host:port, with an IPv6 address in brackets ([::1]:5432)"
     )
+
+
+def test_a_server_that_accepts_and_never_answers_is_up(silent_port):
+    result = check(f"127.0.0.1:{silent_port}")
+    assert result.ok and result.latency_ms < 1000
+
+
+def test_a_resolver_that_does_not_answer_is_down_with_cause_timed_out_at_the_timeout(port, resolve_as):
+    resolve_as({"db.test": ["127.0.0.1"]}, delay=30)
+    started = time.perf_counter()
+    result = check(f"db.test:{port}", timeout=1)
+    assert not result.ok and result.cause == "Timed out after 1s"
+    assert 1 <= time.perf_counter() - started < 2.5
