@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import certifi
 
-from aloft.checks import Deadline, timeout_cause
+from aloft.deadlines import Deadline, timeout_cause
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: ``resolve(host, port)``: the addresses of ``host``, as strings; raises OSError when there are none.

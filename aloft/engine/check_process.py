@@ -34,7 +34,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from aloft import targets
-from aloft.checks import CheckResult, CheckTarget, CheckType, Deadline, timeout_cause
+from aloft.checks import CheckResult, CheckTarget, CheckType, Deadline
+from aloft.deadlines import timeout_cause
 
 log = logging.getLogger(__name__)
 
