@@ -16,6 +16,7 @@ tried get only the time left.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import queue
@@ -28,6 +29,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache, lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 import certifi
@@ -347,6 +349,46 @@ def _connect_to(address: IPAddress, port: int, connect_timeout: float) -> socket
         sock.close()
         raise
     return sock
+
+
+class Paced:
+    """A connection on which every read and write may take only what is left before ``deadline``.
+
+    Hand it to :mod:`http.client` as a connection's ``sock``. http.client reads a response one
+    ``recv`` at a time, and a socket's timeout bounds each ``recv`` alone: a server sending a
+    header line a second would never trip it. Whoever opened the socket closes it.
+    """
+
+    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
+        self.sock = sock
+        self.deadline = deadline
+
+    def sendall(self, data: bytes) -> None:
+        # One sendall is bounded as a whole by the timeout it starts with.
+        self.sock.settimeout(self.deadline.remaining())
+        self.sock.sendall(data)
+
+    def makefile(self, mode: str = "rb") -> io.BufferedReader:
+        return io.BufferedReader(_PacedReader(self))
+
+    def close(self) -> None:
+        """Nothing: http.client closes a connection whose response says it will close before that
+        response is read; the socket is closed by whoever opened it, once done with it."""
+
+
+class _PacedReader(io.RawIOBase):
+    """The reading end of a :class:`Paced` connection, for http.client's buffered response."""
+
+    def __init__(self, connection: Paced) -> None:
+        self.connection = connection
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        sock = self.connection.sock
+        sock.settimeout(self.connection.deadline.remaining())
+        return sock.recv_into(buffer)
 
 
 @cache

@@ -1,6 +1,7 @@
 """POSTing JSON to a webhook, for channel types: one fresh connection, under the target policy.
 
-The URL of a webhook comes from a user, so the connection obeys ``ALOFT_TARGET_POLICY``
+The whole attempt, from resolving the name to the last byte of the answer, takes at most
+its ``timeout``. The URL of a webhook comes from a user, so the connection obeys ``ALOFT_TARGET_POLICY``
 exactly as checks do (:func:`aloft.targets.connect`: every resolved address vetted, no
 redirect followed). What goes wrong becomes a :class:`~aloft.channels.DeliveryError`
 that says whether a retry can help: a refused target, a malformed URL or a certificate
@@ -13,6 +14,7 @@ from __future__ import annotations
 import email.utils
 import http.client
 import json
+import socket
 import ssl
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +23,7 @@ from urllib.parse import urlsplit
 
 from aloft import __version__, targets
 from aloft.channels import DeliveryError
+from aloft.checks import Deadline
 
 USER_AGENT = f"Aloft/{__version__} (notification)"
 #: Of an answer's body, this much is read (enough for any error message).
@@ -68,12 +71,16 @@ def post_json(url: str, payload: Any, *, timeout: float, headers: dict[str, str]
     host = parts.hostname
     body = json.dumps(payload, separators=(",", ":")).encode()
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    # One deadline for the whole attempt: a peer that trickles its answer cannot stretch it.
+    deadline = Deadline.after(timeout)
+    connection = http.client.HTTPConnection(host, port)
+    sock: socket.socket | None = None
     try:
-        sock = targets.connect(host, port, timeout)
+        sock = targets.connect(host, port, deadline)
         if parts.scheme == "https":
+            sock.settimeout(deadline.remaining())
             sock = targets.tls_context().wrap_socket(sock, server_hostname=host)
-        connection.sock = sock
+        connection.sock = targets.Paced(sock, deadline)
         connection.request(
             "POST",
             path,
@@ -93,6 +100,8 @@ def post_json(url: str, payload: Any, *, timeout: float, headers: dict[str, str]
         raise DeliveryError(f"Invalid HTTP response from {host}: {type(error).__name__}") from None
     finally:
         connection.close()
+        if sock is not None:
+            sock.close()
 
 
 def refusal(response: WebhookResponse, service: str) -> DeliveryError:

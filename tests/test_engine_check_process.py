@@ -4,8 +4,14 @@ import dataclasses
 import json
 import math
 
+from sqlalchemy import select
+
 from aloft.checks import CheckResult, CheckTarget, CheckType
 from aloft.engine.check_process import _fields, run_check
+from aloft.engine.scheduler import now_ms
+from aloft.engine.state import record_many
+from aloft.extensions import db
+from aloft.models import CheckResult as StoredResult
 
 MONITOR = CheckTarget(
     id="m1", name="site", type="odd", url="http://x", timeout_seconds=10, interval_seconds=60, settings={}
@@ -59,3 +65,22 @@ def test_a_result_crosses_to_the_parent_whole():
     sent = _fields(result)
     assert len(sent) == len(dataclasses.fields(CheckResult)), "a field CheckResult gained must be sent too"
     assert CheckResult(*sent) == result
+
+
+def test_text_neither_database_stores_is_replaced_so_the_batch_can_be_stored(app, make_monitor):
+    # A peer's words in a cause or details may hold NUL or a lone surrogate: PostgreSQL refuses the
+    # first, no database encodes the second, and the whole batch of results would be lost.
+    odd = CheckResult(False, 3.0, "Banner: ok\x00\ud800", details={"banner": "a\x00b", "lines": ["\udfff"], "n": 1})
+    result = run_check(check_type_returning(odd), MONITOR)
+    assert result.cause == "Banner: ok\ufffd\ufffd"
+    assert result.details == {"banner": "a\ufffdb", "lines": ["\ufffd"], "n": 1}
+    monitor = make_monitor("http", url="https://example.com")
+    record_many(db.session, [(monitor["id"], now_ms(), result)])
+    db.session.commit()
+    stored = db.session.scalars(select(StoredResult).where(StoredResult.monitor_id == monitor["id"])).one()
+    assert (stored.cause, stored.details) == (result.cause, result.details)
+
+
+def test_text_both_databases_store_is_kept_as_it_is():
+    fine = CheckResult(False, 3.0, 'Keyword "é😀" not found', details={"statusCode": 200, "body": "ü 😀 \\u0000"})
+    assert run_check(check_type_returning(fine), MONITOR) == fine

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from api_support import create_monitor
@@ -222,6 +224,54 @@ def test_a_webhook_that_hangs_fails_the_attempt_after_aloft_delivery_timeout(cli
     assert (tested.json["delivery"]["status"], tested.json["delivery"]["lastError"]) == ("failed", "Timed out after 1s")
     assert len(receiver.requests) == 1, "the peer got the request, and held it"
     assert 0.9 < took < 5, f"ALOFT_DELIVERY_TIMEOUT is 1 s; the attempt took {took:.1f} s"
+
+
+class Trickle(BaseHTTPRequestHandler):
+    """A webhook that answers a header line every 0.3 s: each read is quick, the whole answer is not."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        for line in range(30):
+            if self.server.done.wait(0.3):
+                return
+            self.wfile.write(f"X-Line-{line}: {line}\r\n".encode())
+        self.wfile.write(b"Content-Length: 2\r\n\r\nok")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def trickling_webhook() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Trickle)
+    server.daemon_threads = True
+    server.done = threading.Event()
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hooks/ops"
+    server.done.set()
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_webhook_that_trickles_its_answer_fails_the_attempt_after_aloft_delivery_timeout(
+    client, auth_headers, trickling_webhook
+):
+    channel = client.post(
+        "/api/v1/channels",
+        json={"name": "Slack", "type": "slack", "config": {"webhookUrl": trickling_webhook}},
+        headers=auth_headers,
+    ).json["channel"]
+    started = time.monotonic()
+    tested = client.post(f"/api/v1/channels/{channel['id']}/test", headers=auth_headers)
+    took = time.monotonic() - started
+    assert (tested.json["delivery"]["status"], tested.json["delivery"]["lastError"]) == ("failed", "Timed out after 1s")
+    assert 0.9 < took < 5, (
+        f"ALOFT_DELIVERY_TIMEOUT is 1 s, the whole answer would take 9 s; the attempt took {took:.1f} s"
+    )
 
 
 def sweep_until(scheduler: Scheduler, condition, timeout: float = PATIENCE, workers: Workers | None = None):

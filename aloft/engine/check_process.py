@@ -25,6 +25,7 @@ import math
 import multiprocessing
 import os
 import queue
+import re
 import signal
 import threading
 import time
@@ -55,6 +56,8 @@ GRACE_SECONDS = 1.0
 #: How often running checks are looked at for one past its deadline and grace.
 WATCH_SECONDS = 0.2
 #: ``details`` of the checks the engine reports timed out without their plugin's word.
+#: What neither database stores as it is: NUL, and a surrogate (in a ``str``, always a lone one).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 GIVEN_UP = "the check type did not return by the check's deadline"
 NOT_RUN = "not run: the monitor's previous check has not returned"
 
@@ -94,13 +97,45 @@ def storable(result: object, monitor: CheckTarget) -> CheckResult:
         result = replace(result, latency_ms=None)
     elif result.ok and latency is not None and latency > monitor.timeout_seconds * 1000:
         result = replace(result, ok=False, latency_ms=None, cause=timeout_cause(monitor.timeout_seconds))
+    if result.cause is not None and (not isinstance(result.cause, str) or not storable_text(result.cause)):
+        result = replace(result, cause=clean_text(str(result.cause)))
     if result.details:
         try:
-            json.dumps(result.details, allow_nan=False)
+            dumped = json.dumps(result.details, allow_nan=False, ensure_ascii=False)
         except (TypeError, ValueError):
             log.error("check type %r returned details that are not JSON for monitor %s", monitor.type, monitor.id)
             result = replace(result, details={"error": "the check type returned details that are not JSON"})
+        else:
+            if not storable_text(dumped):
+                result = replace(result, details=_cleaned(result.details))
     return result
+
+
+def storable_text(text: str) -> bool:
+    """Whether both databases store ``text`` as it is: PostgreSQL refuses NUL (``\\u0000`` in JSON too),
+    and neither encodes a lone surrogate. Text from a remote peer may hold either."""
+    if "\x00" in text or "\\u0000" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def clean_text(text: str) -> str:
+    """``text`` with NUL and lone surrogates replaced by U+FFFD."""
+    return UNSTORABLE.sub("\ufffd", text)
+
+
+def _cleaned(value: Any) -> Any:
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {clean_text(str(key)): _cleaned(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_cleaned(item) for item in value]
+    return value
 
 
 def _fields(result: CheckResult) -> tuple[Any, ...]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import codecs
 import http.client
-import io
 import re
 import socket
 import ssl
@@ -232,45 +231,6 @@ class Request:
         return replace(self, method=method, url=url, headers=headers, body=body)
 
 
-class Paced:
-    """A connection on which every read and write may take only what is left before ``deadline``.
-
-    http.client reads a response one ``recv`` at a time, and a socket's timeout bounds each
-    ``recv`` alone: a server sending a header line a second would never trip it.
-    """
-
-    def __init__(self, sock: socket.socket, deadline: Deadline) -> None:
-        self.sock = sock
-        self.deadline = deadline
-
-    def sendall(self, data: bytes) -> None:
-        # One sendall is bounded as a whole by the timeout it starts with.
-        self.sock.settimeout(self.deadline.remaining())
-        self.sock.sendall(data)
-
-    def makefile(self, mode: str = "rb") -> io.BufferedReader:
-        return io.BufferedReader(_PacedReader(self))
-
-    def close(self) -> None:
-        """Nothing: http.client closes a connection whose response says it will close before that
-        response is read, and the :class:`Exchange` closes the socket once it is done with it."""
-
-
-class _PacedReader(io.RawIOBase):
-    """The reading end of a :class:`Paced` connection, for http.client's buffered response."""
-
-    def __init__(self, connection: Paced) -> None:
-        self.connection = connection
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        sock = self.connection.sock
-        sock.settimeout(self.connection.deadline.remaining())
-        return sock.recv_into(buffer)
-
-
 class Exchange:
     """The requests of one check, each on a connection of its own that the next one closes."""
 
@@ -300,7 +260,7 @@ class Exchange:
         self.url = url = request.url
         self._connection = http.client.HTTPConnection(url.host, url.port)
         self._sock = self._open_socket(url)
-        self._connection.sock = Paced(self._sock, self.deadline)
+        self._connection.sock = targets.Paced(self._sock, self.deadline)
         self._connection.request(request.method, url.path, body=request.body, headers=request.wire_headers())
         return self._connection.getresponse()
 
