@@ -3,11 +3,12 @@
 import dataclasses
 import json
 import math
+import multiprocessing
 
 from sqlalchemy import select
 
 from aloft.checks import CheckResult, CheckTarget, CheckType
-from aloft.engine.check_process import _fields, run_check
+from aloft.engine.check_process import _child_main, _fields, run_check
 from aloft.engine.scheduler import now_ms
 from aloft.engine.state import record_many
 from aloft.extensions import db
@@ -84,3 +85,19 @@ def test_text_neither_database_stores_is_replaced_so_the_batch_can_be_stored(app
 def test_text_both_databases_store_is_kept_as_it_is():
     fine = CheckResult(False, 3.0, 'Keyword "é😀" not found', details={"statusCode": 200, "body": "ü 😀 \\u0000"})
     assert run_check(check_type_returning(fine), MONITOR) == fine
+
+
+def test_a_check_process_whose_parent_left_before_it_was_ready_exits():
+    # A worker or scheduler stopped while its check process was still starting: the process must not
+    # linger, holding its parent's output open (it did, with a thread waiting for checks that never come).
+    context = multiprocessing.get_context("spawn")
+    ours, theirs = context.Pipe()
+    process = context.Process(target=_child_main, args=(theirs, 2, [], "private-ok", "INFO"), daemon=False)
+    process.start()
+    theirs.close()
+    ours.close()
+    process.join(60)
+    alive = process.is_alive()
+    if alive:
+        process.kill()
+    assert not alive, "the check process outlived its parent's connection"

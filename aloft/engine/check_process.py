@@ -437,9 +437,13 @@ def _child_main(connection: Connection, threads: int, plugins_disabled: list[str
             except OSError:
                 os._exit(0)  # the parent is gone: nobody will record these
 
-    sender = threading.Thread(target=send_back, name="aloft-check-sender")
+    # A daemon: whatever happens to this process's main thread, a sender waiting for outcomes never keeps it alive.
+    sender = threading.Thread(target=send_back, name="aloft-check-sender", daemon=True)
     sender.start()
-    connection.send(READY)
+    try:
+        connection.send(READY)
+    except OSError:
+        os._exit(0)  # the parent is gone before this process was ready (it was stopped while starting it)
     while True:
         try:
             work = connection.recv()
