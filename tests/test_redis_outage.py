@@ -14,6 +14,7 @@ import time
 import pytest
 from api_support import bearer, create_monitor
 from engine_support import Workers, wait_for
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue
 from sqlalchemy import select
 
@@ -21,10 +22,10 @@ from aloft.api.ratelimit_storage import REDIS_RETRY_SECONDS
 from aloft.app import create_app
 from aloft.engine.executors import RQExecutor
 from aloft.engine.scheduler import Scheduler
-from aloft.engine.worker import RETRY_SECONDS
+from aloft.engine.worker import RETRY_SECONDS, RetriesAsOneLine
 from aloft.extensions import db
 from aloft.models import SCHEDULE_ID, CheckResult, Schedule
-from aloft.redis_connection import connect
+from aloft.redis_connection import Reachability, connect
 from aloft.testing import issue_key, make_due, make_settings
 
 
@@ -134,4 +135,30 @@ def test_a_worker_says_once_that_redis_went_away_and_once_that_it_is_back_and_ta
     lines = workers.logs().splitlines()
     assert len(gone(lines)) == 1, lines
     assert len(back(lines)) == 1, lines
-    assert not [line for line in lines if "could not connect to Redis" in line or "Traceback" in line], lines
+    assert not [line for line in lines if "could not connect to Redis" in line or "Traceback" in line], "\n".join(lines)
+
+
+def test_rq_quitting_on_a_redis_error_is_the_one_line_not_a_traceback(caplog):
+    # RQ quits with a traceback when Redis goes away during its upkeep (cleaning registries)
+    # rather than while it waits for a job; aloft worker starts it again, and says so once.
+    redis = Reachability("redis://127.0.0.1:1/0")
+    rq_log = logging.getLogger("rq.worker")
+    rq_log.addFilter(RetriesAsOneLine(redis))
+    try:
+        with caplog.at_level(logging.INFO):
+            for _ in range(2):
+                try:
+                    raise RedisConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+                except RedisConnectionError:
+                    rq_log.error("Worker %s: found an unhandled exception, quitting...", "w1", exc_info=True)
+            rq_log.error(
+                "Worker %s: found an unhandled exception, quitting...", "w1", exc_info=(KeyError, KeyError("x"), None)
+            )
+    finally:
+        rq_log.filters.clear()
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "Redis at redis://127.0.0.1:1/0 is unreachable (Error 111 connecting to 127.0.0.1:1. Connection refused.); "
+        "no checks are taken until it is back",
+        "Worker w1: found an unhandled exception, quitting...",
+    ], "one line for Redis, and any other error as RQ logs it"

@@ -53,7 +53,8 @@ class Worker(SimpleWorker):
 
 
 class RetriesAsOneLine(logging.Filter):
-    """Drops RQ's line per retry of a lost connection; the reachability logs the first one, once."""
+    """Drops RQ's line per retry of a lost connection, and its traceback when a Redis error made it
+    quit; the reachability logs the first one, once."""
 
     def __init__(self, reachability: Reachability) -> None:
         super().__init__()
@@ -62,6 +63,12 @@ class RetriesAsOneLine(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.msg == RQ_RETRY_LINE and isinstance(record.args, tuple) and len(record.args) > 1:
             self.reachability.lost(record.args[1], REDIS_AWAY)  # type: ignore[arg-type]
+            return False
+        # RQ quits with a traceback when Redis goes away during its upkeep (cleaning registries,
+        # say) rather than while it waits for a job; the loop in work() starts it again.
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, RedisError):
+            self.reachability.lost(error, REDIS_AWAY)
             return False
         return True
 
