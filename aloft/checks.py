@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -118,6 +118,19 @@ class CheckType:
             return urlsplit(url if "://" in url else f"//{url}").hostname
         except ValueError:
             return None
+
+    @classmethod
+    def expected_after(cls, settings: dict[str, Any], interval_seconds: int, moment: datetime) -> datetime:
+        """A ``passive`` type: when the next run is due after a run (or a missed one) at ``moment``.
+
+        The default is one ``intervalSeconds`` later; a type with schedules overrides it.
+        """
+        return moment + timedelta(seconds=interval_seconds)
+
+    @classmethod
+    def grace(cls, settings: dict[str, Any]) -> timedelta:
+        """A ``passive`` type: how late a run may be, and how long a started run may take."""
+        return timedelta(0)
 
     def run(self, monitor: CheckTarget) -> CheckResult:
         """Check ``monitor`` once; report failures in the result rather than raising."""

@@ -1,33 +1,62 @@
 """Pings: how passive monitors hear from the jobs they watch.
 
 A monitor of a passive type gets a secret token; its ping URL is ``<ALOFT_BASE_URL>/heartbeat/<token>``.
-The plugin that serves that route hands each ping to :func:`record_ping`, which stores it, keeps
-the monitor's newest outcome for the engine (see ``CheckTarget.last_ping_at``) and prunes the
-monitor's history to :data:`PINGS_KEPT` pings.
+The plugin that serves that route hands each ping to :func:`record_ping`, which stores it and
+moves the monitor's deadline on (see :mod:`aloft.engine.heartbeats`). This is the hottest
+public path Aloft has, so the usual ping (a success for a monitor that is up) costs one
+lookup, one insert and one guarded update; only a ping that changes the monitor's state (a
+first success, a recovery, a failure report) goes through the state machine, at once and in
+the same transaction, with the notifications it causes. Old pings are pruned in batches by
+the scheduler's pruner (:func:`prune_pings`), never per ping.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from flask import current_app
+from sqlalchemy import Row, delete, insert, or_, select, update
+from sqlalchemy.orm import Session
 
+from aloft.checks import CheckResult, CheckType
+from aloft.engine.heartbeats import Runs, deadline_after_run, deadline_after_start, first_deadline
+from aloft.engine.jobs import notify_observers, record_results
+from aloft.engine.statements import one_writer
 from aloft.extensions import db
 from aloft.models import PING_KINDS, Monitor, Ping, utcnow
+from aloft.models.heartbeat import BODY_LIMIT
+from aloft.notify.dispatch import sender
 
-#: Where pings are received: ``<PING_PATH>/<token>``, ``…/start`` and ``…/fail``.
+#: Where pings are received: ``<PING_PATH>/<token>``, ``…/start``, ``…/fail`` and ``…/<exit status>``.
 PING_PATH = "/heartbeat"
 #: 24 random bytes: 192 bits, written as 32 URL-safe characters.
 TOKEN_BYTES = 24
-#: Pings stored per monitor; older ones are deleted as new ones arrive.
+#: Pings kept per monitor; the pruner deletes older ones.
 PINGS_KEPT = 100
-BODY_EXCERPT_CHARS = Ping.__table__.c.body.type.length
+#: Bytes of a ping's body that are kept (10 KB); a longer body is cut and the ping marked.
+BODY_EXCERPT_BYTES = BODY_LIMIT
 SOURCE_IP_CHARS = Ping.__table__.c.source_ip.type.length
 USER_AGENT_CHARS = Ping.__table__.c.user_agent.type.length
+RID_CHARS = Ping.__table__.c.rid.type.length
 TOKEN_CHARS = Monitor.__table__.c.ping_token.type.length
 #: What a token can look like: URL-safe base64 (what ``token_urlsafe`` writes) that fits its column.
 TOKEN_FORM = re.compile(rf"[A-Za-z0-9_-]{{1,{TOKEN_CHARS}}}")
+FAILURE_REPORTED = "Job reported failure"
+
+PINGS = Ping.__table__
+MONITORS = Monitor.__table__
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A stored ping: its id, and its run time when it ended a run whose start was pinged."""
+
+    id: int
+    duration_ms: int | None = None
 
 
 def new_ping_token() -> str:
@@ -40,18 +69,28 @@ def ping_url(base_url: str, token: str | None) -> str | None:
     return f"{base_url}{PING_PATH}/{token}" if token else None
 
 
-def expect_pings(monitor: Monitor, passive: bool) -> None:
-    """Give a monitor of a passive type a ping token, once; take it away when its type reaches out.
+def expect_pings(monitor: Monitor, check_type: type[CheckType], *, restart: bool = False) -> None:
+    """Give a monitor of a passive type a ping token, once, and the deadline it awaits; take both
+    away when its type reaches out, and the deadline while it is paused.
 
     A new token starts afresh: silence counts from now, and pings of an earlier spell as a
-    passive monitor no longer count.
+    passive monitor no longer count. ``restart`` (an unpause) counts silence from now too.
     """
-    if passive == (monitor.ping_token is not None):
+    passive = check_type.passive
+    if passive != (monitor.ping_token is not None):
+        monitor.ping_token = new_ping_token() if passive else None
+        monitor.ping_token_issued_at = utcnow() if passive else None
+        monitor.last_ping_at = None
+        monitor.last_ping_kind = None
+        monitor.last_started_at = None
+    if not passive or monitor.paused:
+        monitor.next_deadline_at = None
         return
-    monitor.ping_token = new_ping_token() if passive else None
-    monitor.ping_token_issued_at = utcnow() if passive else None
-    monitor.last_ping_at = None
-    monitor.last_ping_kind = None
+    if restart:
+        monitor.ping_token_issued_at = utcnow()
+        monitor.last_ping_at = monitor.last_started_at = None
+    runs = Runs(monitor.ping_token_issued_at, monitor.last_ping_at, monitor.last_started_at)
+    monitor.next_deadline_at = first_deadline(check_type, monitor.settings or {}, monitor.interval_seconds, runs)
 
 
 def is_ping_token(token: str) -> bool:
@@ -59,6 +98,17 @@ def is_ping_token(token: str) -> bool:
     if TOKEN_FORM.fullmatch(token) is None:
         return False
     return db.session.scalar(select(Monitor.id).where(Monitor.ping_token == token)) is not None
+
+
+_MONITOR_BY_TOKEN = select(
+    MONITORS.c.id,
+    MONITORS.c.type,
+    MONITORS.c.settings,
+    MONITORS.c.interval_seconds,
+    MONITORS.c.paused,
+    MONITORS.c.last_ping_at,
+    MONITORS.c.last_started_at,
+)
 
 
 def record_ping(
@@ -69,53 +119,148 @@ def record_ping(
     source_ip: str | None = None,
     user_agent: str | None = None,
     body: str | None = None,
-) -> Ping | None:
-    """Store a ping for the monitor whose token this is; None when no monitor has it.
+    body_truncated: bool = False,
+    exit_status: int | None = None,
+    rid: str | None = None,
+) -> Recorded | None:
+    """Store a ping for the monitor whose token this is and act on it; None when no monitor has the token.
 
-    ``kind`` is ``success``, ``fail`` or ``start``; a start reports no outcome, so it leaves
-    the monitor's last ping as it was.
+    ``kind`` is ``success``, ``fail`` or ``start``. A start reports no outcome: the run it
+    begins must end within the grace. A success makes the monitor ``up`` and resolves its
+    incident at once; a failure (``fail``, or a non-zero ``exit_status``) is a failed run at
+    once. ``rid`` pairs a start with its finish when runs overlap.
     """
     if kind not in PING_KINDS:
         raise ValueError(f"unknown ping kind {kind!r}; expected one of {', '.join(PING_KINDS)}")
     if TOKEN_FORM.fullmatch(token) is None:
         return None  # no token has this form: nothing to look up
-    monitor_id = db.session.scalar(select(Monitor.id).where(Monitor.ping_token == token))
-    if monitor_id is None:
+    session = db.session
+    monitor = session.execute(_MONITOR_BY_TOKEN.where(MONITORS.c.ping_token == token)).first()
+    if monitor is None:
+        session.rollback()
         return None
+    check_type = current_app.extensions["aloft.plugins"].check_types.get(monitor.type)
     now = utcnow()
-    ping = Ping(
-        monitor_id=monitor_id,
-        received_at=now,
-        kind=kind,
-        method=method,
-        source_ip=_excerpt(source_ip, SOURCE_IP_CHARS),
-        user_agent=_excerpt(user_agent, USER_AGENT_CHARS),
-        body=_excerpt(body, BODY_EXCERPT_CHARS),
-    )
-    db.session.add(ping)
-    if kind != "start":
-        # Two pings racing: the later one wins, whichever commits last.
-        db.session.execute(
-            update(Monitor)
-            .where(Monitor.id == monitor_id, or_(Monitor.last_ping_at.is_(None), Monitor.last_ping_at <= now))
-            .values(last_ping_at=now, last_ping_kind=kind)
+    rid = rid[:RID_CHARS] if rid else None
+    duration_ms = None if kind == "start" else _duration_ms(session, monitor, rid, now)
+    values = {
+        "monitor_id": monitor.id,
+        "received_at": now,
+        "kind": kind,
+        "method": method,
+        "source_ip": _excerpt(source_ip, SOURCE_IP_CHARS),
+        "user_agent": _excerpt(user_agent, USER_AGENT_CHARS),
+        "body": _clean(body) if body else None,
+        "body_truncated": body_truncated,
+        "exit_status": exit_status,
+        "duration_ms": duration_ms,
+        "rid": rid,
+    }
+    with one_writer(session):
+        ping_id = session.execute(insert(PINGS).values(values).returning(PINGS.c.id)).scalar_one()
+        if kind == "start":
+            _started(session, monitor, check_type, now)
+            session.commit()
+            return Recorded(ping_id)
+        if kind == "success" and _ended(session, monitor, check_type, kind, now, quietly=True):
+            session.commit()  # the usual ping: a monitor that was up stays up
+            return Recorded(ping_id, duration_ms)
+        _ended(session, monitor, check_type, kind, now, quietly=False)
+        result = _result(kind, exit_status, ping_id, duration_ms)
+        report, transitions = record_results([(monitor.id, int(now.timestamp() * 1000), result)])
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    sender(app).submit(report.deliveries)
+    notify_observers(app, [], transitions)
+    return Recorded(ping_id, duration_ms)
+
+
+def _started(session: Session, monitor: Row[Any], check_type: type[CheckType] | None, now: datetime) -> None:
+    values: dict[str, object] = {"last_started_at": now}
+    if check_type is not None and not monitor.paused:
+        values["next_deadline_at"] = deadline_after_start(check_type, monitor.settings or {}, now)
+    session.execute(
+        update(MONITORS)
+        .where(
+            MONITORS.c.id == monitor.id,
+            or_(MONITORS.c.last_started_at.is_(None), MONITORS.c.last_started_at <= now),
         )
-    db.session.flush()
-    prune(monitor_id)
-    db.session.commit()
-    return ping
+        .values(values)
+    )
 
 
-def prune(monitor_id: str) -> None:
-    """Delete all but the monitor's :data:`PINGS_KEPT` newest pings."""
-    oldest_kept = db.session.scalar(
+def _ended(
+    session: Session, monitor: Row[Any], check_type: type[CheckType] | None, kind: str, now: datetime, *, quietly: bool
+) -> bool:
+    """Note a run that ended at ``now`` on the monitor; with ``quietly``, only if that changes nothing else
+    (the monitor is up with no failures counted). Returns whether the monitor was written."""
+    values: dict[str, object] = {"last_ping_at": now, "last_ping_kind": kind}
+    if check_type is not None and not monitor.paused:
+        values["next_deadline_at"] = deadline_after_run(
+            check_type,
+            monitor.settings or {},
+            monitor.interval_seconds,
+            now,
+        )
+    # Two pings racing: the later one wins, whichever commits last.
+    conditions = [
+        MONITORS.c.id == monitor.id,
+        or_(MONITORS.c.last_ping_at.is_(None), MONITORS.c.last_ping_at <= now),
+    ]
+    if quietly:
+        conditions += [MONITORS.c.status == "up", MONITORS.c.consecutive_failures == 0]
+    written = session.execute(update(MONITORS).where(*conditions).values(values)).rowcount
+    return bool(written) if quietly else True
+
+
+def _result(kind: str, exit_status: int | None, ping_id: int, duration_ms: int | None) -> CheckResult:
+    details: dict[str, object] = {"pingId": ping_id}
+    if duration_ms is not None:
+        details["durationMs"] = duration_ms
+    if kind == "success":
+        return CheckResult(True, latency_ms=duration_ms, details=details)
+    if exit_status is not None:
+        details["exitStatus"] = exit_status
+        return CheckResult(
+            False, latency_ms=duration_ms, cause=f"Job exited with status {exit_status}", details=details
+        )
+    return CheckResult(False, latency_ms=duration_ms, cause=FAILURE_REPORTED, details=details)
+
+
+def _duration_ms(session: Session, monitor: Row[Any], rid: str | None, now: datetime) -> int | None:
+    """How long the run this ping ends took: from its start with the same ``rid``, or else from the
+    start of the run under way; None when no start was pinged."""
+    if rid is not None:
+        started = session.scalar(
+            select(PINGS.c.received_at)
+            .where(PINGS.c.monitor_id == monitor.id, PINGS.c.rid == rid, PINGS.c.kind == "start")
+            .order_by(PINGS.c.id.desc())
+            .limit(1)
+        )
+    else:
+        started = Runs(now, monitor.last_ping_at, monitor.last_started_at).open_since
+    if started is None or started > now:
+        return None
+    return (now - started) // timedelta(milliseconds=1)
+
+
+def prune_pings(session: Session, monitor_id: str) -> int:
+    """Delete all but the monitor's :data:`PINGS_KEPT` newest pings; returns how many went."""
+    oldest_kept = session.scalar(
         select(Ping.id).where(Ping.monitor_id == monitor_id).order_by(Ping.id.desc()).offset(PINGS_KEPT - 1).limit(1)
     )
-    if oldest_kept is not None:
-        db.session.execute(delete(Ping).where(Ping.monitor_id == monitor_id, Ping.id < oldest_kept))
+    if oldest_kept is None:
+        return 0
+    with one_writer(session):
+        deleted = session.execute(delete(Ping).where(Ping.monitor_id == monitor_id, Ping.id < oldest_kept)).rowcount
+        session.commit()
+    return deleted
+
+
+def _clean(text: str) -> str:
+    # What a job sends is kept as text, and no database column keeps NUL: it becomes U+FFFD,
+    # as bytes that are not UTF-8 do.
+    return text.replace("\x00", "\ufffd")
 
 
 def _excerpt(text: str | None, length: int) -> str | None:
-    # What a job sends is kept as text, and no database column keeps NUL: it becomes U+FFFD,
-    # as bytes that are not UTF-8 do.
-    return text[:length].replace("\x00", "\ufffd") if text else None
+    return _clean(text[:length]) if text else None

@@ -37,6 +37,9 @@ RECENT_INCIDENTS = 5
 READ_ONLY_FIELDS = frozenset({"id", "status", "createdAt", "updatedAt", "lastCheckedAt", "pingUrl"})
 INTERVAL_RANGE = (10, 86400)
 CONFIRMATION_RANGE = (1, 10)
+DEFAULT_CONFIRMATIONS = 2
+#: A heartbeat's grace already allows for lateness: its first missed deadline is the outage.
+PASSIVE_CONFIRMATIONS = 1
 TIMEOUT_RANGE = (1, 60)
 
 
@@ -69,9 +72,13 @@ class MonitorInputSchema(ma.Schema):
     )
     confirmation_count = StrictInteger(
         data_key="confirmationCount",
-        load_default=2,
+        load_default=None,  # the check type's default (see validate_against_check_type)
+        allow_none=False,
         validate=ma.validate.Range(*CONFIRMATION_RANGE),
-        metadata={"description": "Consecutive failures that open an incident, 1-10."},
+        metadata={
+            "description": "Consecutive failures that open an incident, 1-10. Default 2; for passive types "
+            "(heartbeat) 1, counting missed deadlines and failure reports: the grace is the confirmation."
+        },
     )
     timeout_seconds = StrictInteger(
         data_key="timeoutSeconds",
@@ -112,6 +119,8 @@ class MonitorInputSchema(ma.Schema):
             installed = ", ".join(sorted(types)) or "none"
             errors["type"] = [f"Unknown check type {data['type']!r}. Installed types: {installed}."]
             raise ma.ValidationError(errors)
+        if data["confirmation_count"] is None:
+            data["confirmation_count"] = PASSIVE_CONFIRMATIONS if check_type.passive else DEFAULT_CONFIRMATIONS
         if check_type.requires_url and not data["url"]:
             errors["url"] = [f"Required for {check_type.name} monitors."]
         elif data["url"] and (problem := url_problem(check_type, data["url"])) is not None:
@@ -367,7 +376,7 @@ def apply_input(monitor: Monitor, data: dict[str, Any]) -> None:
     monitor.updated_at = utcnow()
     if monitor.created_at is None:
         monitor.created_at = monitor.updated_at
-    expect_pings(monitor, check_types()[monitor.type].passive)
+    expect_pings(monitor, check_types()[monitor.type], restart=was_paused and not monitor.paused)
     if monitor.paused:
         monitor.status = "paused"
     elif was_paused or monitor.status is None:

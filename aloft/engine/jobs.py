@@ -17,8 +17,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -209,27 +210,41 @@ def load_targets(monitor_ids: Iterable[str]) -> list[CheckTarget]:
 
 def record_outcomes(outcomes: Sequence[Outcome]) -> tuple[BatchReport, list[Transition]]:
     """Write every result and state change of a batch in one transaction."""
-    report = BatchReport()
     checked = [(monitor_target.id, slot, result) for monitor_target, slot, result in outcomes if result is not None]
-    report.skipped = len(outcomes) - len(checked)
-    transitions: list[Transition] = []
     with one_writer(db.session):
-        for recorded in record_many(db.session, checked):
-            if not recorded.stored:
-                report.skipped += 1
-                continue
-            report.recorded += 1
-            transition = recorded.transition
-            if transition is not None:
-                transitions.append(transition)
-                (report.opened if transition.kind == "opened" else report.resolved).append(transition.incident.id)
-        report.deliveries = write_deliveries(
-            db.session,
-            [_notification(transition) for transition in transitions],
-            org_ids={transition.incident.monitor_id: transition.incident.org_id for transition in transitions},
-            swept_after=SWEEP_AFTER,
-        )
-        db.session.commit()
+        report, transitions = record_results(checked)
+    report.skipped += len(outcomes) - len(checked)
+    return report, transitions
+
+
+def record_results(
+    checked: Sequence[tuple[str, int, CheckResult]],
+    *,
+    deadlines: Mapping[str, tuple[datetime, datetime | None]] | None = None,
+) -> tuple[BatchReport, list[Transition]]:
+    """Write ``(monitor_id, slot_ms, result)`` results, the state changes and their deliveries, and commit.
+
+    The caller holds :func:`~aloft.engine.statements.one_writer`. ``deadlines`` marks missed
+    deadlines of passive monitors (see :func:`aloft.engine.state.record_many`).
+    """
+    report = BatchReport()
+    transitions: list[Transition] = []
+    for recorded in record_many(db.session, checked, deadlines=deadlines):
+        if not recorded.stored:
+            report.skipped += 1
+            continue
+        report.recorded += 1
+        transition = recorded.transition
+        if transition is not None:
+            transitions.append(transition)
+            (report.opened if transition.kind == "opened" else report.resolved).append(transition.incident.id)
+    report.deliveries = write_deliveries(
+        db.session,
+        [_notification(transition) for transition in transitions],
+        org_ids={transition.incident.monitor_id: transition.incident.org_id for transition in transitions},
+        swept_after=SWEEP_AFTER,
+    )
+    db.session.commit()
     return report, transitions
 
 

@@ -14,6 +14,9 @@ Consequences that follow from the grid:
 * a changed interval takes effect at once: the next check is the new grid's next point;
 * a scheduler that was stopped for a while checks each monitor once, at its latest grid
   point, and carries on from there, rather than replaying every missed check.
+
+Passive monitors (heartbeats) are not on the grid: each tick also records the deadlines
+that passed (:func:`aloft.engine.heartbeats.sweep_deadlines`, one indexed query).
 """
 
 from __future__ import annotations
@@ -25,12 +28,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from flask import current_app
 from sqlalchemy import BigInteger, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from aloft.engine.heartbeats import sweep_deadlines
+from aloft.engine.jobs import notify_observers
 from aloft.engine.statements import one_writer
-from aloft.models import SCHEDULE_ID, Monitor, Schedule
+from aloft.models import SCHEDULE_ID, Monitor, Schedule, utcnow
 from aloft.notify.sending import due_deliveries
 
 if TYPE_CHECKING:
@@ -132,7 +138,9 @@ def due_in(session: Session, since_ms: int, until_ms: int) -> list[Claim]:
         literal(since_ms, BigInteger()) - phase
     ) // interval_ms
     rows = session.execute(
-        select(Monitor.id, Monitor.interval_seconds, Monitor.spread_key).where(Monitor.paused.is_(False), crossed)
+        select(Monitor.id, Monitor.interval_seconds, Monitor.spread_key).where(
+            Monitor.paused.is_(False), Monitor.ping_token.is_(None), crossed
+        )
     ).all()
     session.commit()
     claims = [Claim(monitor_id, latest_slot(until_ms, interval, key)) for monitor_id, interval, key in rows]
@@ -157,7 +165,9 @@ class Scheduler:
     """Every tick: claim the time since the last tick and hand its checks to an executor in batches.
 
     Every :data:`SWEEP_SECONDS` it also hands the executor the notifications that are due
-    and that nobody is sending (:func:`aloft.notify.sending.due_deliveries`).
+    and that nobody is sending (:func:`aloft.notify.sending.due_deliveries`). Every tick it
+    records the heartbeat deadlines that passed, itself: no check runs for them. Needs an
+    app context (the scheduler's thread has one).
     """
 
     def __init__(self, session_factory: Callable[[], Session], executor: Executor, *, tick: float = 0.5) -> None:
@@ -176,6 +186,7 @@ class Scheduler:
         session = self.session_factory()
         try:
             self.sweep(session)
+            self.judge_deadlines(session)
             stretch = claim_stretch(session, now_ms())
             if stretch is None:
                 return 0
@@ -186,6 +197,15 @@ class Scheduler:
             return len(claims)
         finally:
             session.close()
+
+    def judge_deadlines(self, session: Session) -> int:
+        """Record the passive monitors' missed deadlines and send what they cause; returns how many."""
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        report, transitions = sweep_deadlines(session, app.extensions["aloft.plugins"].check_types, utcnow())
+        if report.deliveries:
+            self.executor.send(report.deliveries)
+        notify_observers(app, [], transitions)
+        return report.recorded
 
     def sweep(self, session: Session, *, force: bool = False) -> int:
         """Hand out due deliveries (at most every SWEEP_SECONDS unless ``force``); returns how many."""

@@ -13,7 +13,7 @@ monitors' new states with one executemany ``UPDATE``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -81,6 +81,8 @@ class MonitorState:
     type: str
     url: str | None
     interval_seconds: int
+    #: Passive monitors: the deadline the monitor awaits (see :mod:`aloft.engine.heartbeats`).
+    next_deadline_at: datetime | None = None
     changed: bool = False
     #: Status and consecutive failures as read: most checks change neither, only ``last_checked_at``.
     read_as: tuple[str, int] = field(init=False)
@@ -101,6 +103,7 @@ class IncidentRow:
     status: str = "open"
     resolved_at: datetime | None = None
     opened_by_result_id: int | None = None
+    opened_by_ping_id: int | None = None
     new: bool = False
 
     def event(self, monitor_name: str) -> IncidentEvent:
@@ -134,7 +137,7 @@ def lock_monitors(session: Session, monitor_ids: Iterable[str]) -> dict[str, Mon
     Rows are locked in id order so concurrent batches cannot deadlock.
     """
     ids = sorted(set(monitor_ids))
-    if session.get_bind().dialect.name == "sqlite":
+    if session.get_bind().dialect.name == "sqlite" and not _sqlite_transaction_open(session):
         session.execute(text("BEGIN IMMEDIATE"))
     if not ids:
         return {}
@@ -146,21 +149,48 @@ def lock_monitors(session: Session, monitor_ids: Iterable[str]) -> dict[str, Mon
     return {row.id: MonitorState(*row) for row in rows}
 
 
+def _sqlite_transaction_open(session: Session) -> bool:
+    """Whether this SQLite connection is in a transaction; one that has written holds the write lock already."""
+    return bool(session.connection().connection.dbapi_connection.in_transaction)
+
+
 def record(session: Session, monitor_id: str, slot_ms: int, result: CheckResult) -> Recorded:
     """Store one ``result`` for the monitor's slot and move its state on (in a new transaction)."""
     (recorded,) = record_many(session, [(monitor_id, slot_ms, result)])
     return recorded
 
 
-def record_many(session: Session, outcomes: Sequence[tuple[str, int, CheckResult]]) -> list[Recorded]:
+def record_many(
+    session: Session,
+    outcomes: Sequence[tuple[str, int, CheckResult]],
+    *,
+    deadlines: Mapping[str, tuple[datetime, datetime | None]] | None = None,
+) -> list[Recorded]:
     """Store each result for its monitor's slot and move the monitors' states on, oldest slot first.
 
     ``outcomes`` are ``(monitor_id, slot_ms, result)``. This locks the monitors (see
     :func:`lock_monitors`: on SQLite it must start the transaction) and writes everything in
     the session's transaction; the caller commits. Returns one :class:`Recorded` per
     outcome, in the order given; a monitor deleted since it was checked stores nothing.
+
+    ``deadlines`` marks outcomes that are missed deadlines of passive monitors, as
+    ``{monitor_id: (deadline, next_deadline)}``: such an outcome counts only while the
+    monitor still awaits that deadline (a ping or another scheduler may have moved it on
+    meanwhile), and then the monitor awaits ``next_deadline``.
     """
     batch = Batch(lock_monitors(session, (monitor_id for monitor_id, _, _ in outcomes)))
+    if deadlines:
+        for monitor_id, (deadline, _) in deadlines.items():
+            monitor = batch.monitors.get(monitor_id)
+            if monitor is not None and monitor.next_deadline_at != deadline:
+                del batch.monitors[monitor_id]  # moved on since it was found due: nothing to record
+        moved = [
+            {"b_id": monitor_id, "b_deadline": deadlines[monitor_id][1]}
+            for monitor_id in batch.monitors
+            if monitor_id in deadlines
+        ]
+        if moved:
+            session.execute(_DEADLINE_MOVE, moved)
     keys = [(monitor_id, slot_time(slot_ms)) for monitor_id, slot_ms, _ in outcomes]
     present = [index for index, (monitor_id, _) in enumerate(keys) if monitor_id in batch.monitors]
     inserted = insert_results(session, [(*keys[index], outcomes[index][2]) for index in present])
@@ -260,6 +290,7 @@ def _failed(
         cause=(result.cause or "Check failed")[:CAUSE_LENGTH],
         started_at=checked_at,
         opened_by_result_id=result_id,
+        opened_by_ping_id=result.details.get("pingId") if result.details else None,
         new=True,
     )
     batch.open_incidents[monitor.id] = batch.touched[incident.id] = incident
@@ -296,6 +327,7 @@ def _write(session: Session, batch: Batch) -> None:
                     "started_at": incident.started_at,
                     "resolved_at": incident.resolved_at,
                     "opened_by_result_id": incident.opened_by_result_id,
+                    "opened_by_ping_id": incident.opened_by_ping_id,
                 }
                 for incident in opened
             ],
@@ -306,6 +338,10 @@ def _write(session: Session, batch: Batch) -> None:
             _INCIDENT_RESOLVE, [{"b_id": incident.id, "b_resolved": incident.resolved_at} for incident in resolved]
         )
 
+
+_DEADLINE_MOVE = (
+    update(MONITORS).where(MONITORS.c.id == bindparam("b_id")).values(next_deadline_at=bindparam("b_deadline"))
+)
 
 _INCIDENT_RESOLVE = (
     update(INCIDENTS)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from aloft.models.base import Base
 from aloft.models.check_result import ResultId
 
+#: Characters of a ping's body that are kept (10 KB of text); the rest is cut and the ping marked.
+BODY_LIMIT = 10_000
 #: ``start``: a run began; ``success`` and ``fail``: a run ended and how.
 PING_KINDS = ("start", "success", "fail")
 
@@ -30,5 +32,13 @@ class Ping(Base):
     method: Mapped[str | None] = mapped_column(String(8))
     source_ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(200))
-    #: The start of the request body, e.g. the tail of a job's output.
-    body: Mapped[str | None] = mapped_column(String(1000))
+    #: The start of the request body (at most BODY_LIMIT characters), e.g. a job's output.
+    body: Mapped[str | None] = mapped_column(Text)
+    #: The body was longer than what is kept.
+    body_truncated: Mapped[bool] = mapped_column(default=False)
+    #: ``/heartbeat/<token>/<status>``: the job's exit status (0 success, else failure).
+    exit_status: Mapped[int | None]
+    #: A finish's run time, from its start (paired by ``rid`` when it has one).
+    duration_ms: Mapped[int | None]
+    #: The run id a job passed (``?rid=``), pairing a start with its finish.
+    rid: Mapped[str | None] = mapped_column(String(64))

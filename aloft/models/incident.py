@@ -45,5 +45,7 @@ class Incident(IdMixin, Base):
     opened_by_result_id: Mapped[int | None] = mapped_column(
         ResultId, ForeignKey("check_results.id", ondelete="SET NULL")
     )
+    #: A passive monitor's incident opened by a ping (a failure report); None once the ping is pruned.
+    opened_by_ping_id: Mapped[int | None] = mapped_column(ResultId, ForeignKey("pings.id", ondelete="SET NULL"))
 
     monitor: Mapped[Monitor] = relationship()

@@ -40,6 +40,8 @@ class Monitor(IdMixin, TimestampMixin, Base):
         CheckConstraint(one_of("status", STATUSES), name="status"),
         # Listing an org's monitors and counting them by status (GET /api/v1/status).
         Index("ix_monitors_org_status", "org_id", "status"),
+        # The scheduler's deadline sweep: passive monitors whose next deadline has passed, oldest first.
+        Index("ix_monitors_next_deadline", "next_deadline_at"),
     )
 
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -65,6 +67,12 @@ class Monitor(IdMixin, TimestampMixin, Base):
     #: The newest ping that reported how a run ended (``success`` or ``fail``), and when.
     last_ping_at: Mapped[datetime | None]
     last_ping_kind: Mapped[str | None] = mapped_column(String(16))
+    #: The newest ``start`` ping: a run is under way while it is newer than ``last_ping_at``.
+    last_started_at: Mapped[datetime | None]
+    #: Passive monitors: when silence turns into a missed run (the next expected run plus the
+    #: grace, or a started run's grace), found by the scheduler through its index. None for
+    #: monitors that reach out and for paused ones.
+    next_deadline_at: Mapped[datetime | None]
     #: Last change by a person (checks do not touch it).
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

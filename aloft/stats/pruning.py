@@ -1,9 +1,11 @@
 """Pruning history past its retention, in small transactions that never hold the checks up.
 
 Raw results are kept ``ALOFT_KEEP_RESULTS_DAYS``, minute, hour and day rollups their own
-``ALOFT_KEEP_*_DAYS``. Rows go monitor by monitor, at most :data:`CHUNK` per transaction,
-each found through its table's own primary-key or (monitor, time) index, so a prune is many
-short writes the recorder interleaves with (on SQLite it waits its turn on the same lock).
+``ALOFT_KEEP_*_DAYS``, and the newest :data:`~aloft.pings.PINGS_KEPT` pings of each
+passive monitor (the ping path itself never counts or prunes). Rows go monitor by monitor,
+at most :data:`CHUNK` per transaction, each found through its table's own primary-key or
+(monitor, time) index, so a prune is many short writes the recorder interleaves with (on
+SQLite it waits its turn on the same lock).
 A prune also seals the days that have ended (:func:`seal_days`).
 The scheduler runs it hourly on a thread of its own; ``aloft prune`` runs it at once.
 """
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session
 from aloft.config import Settings
 from aloft.engine.statements import one_writer
 from aloft.models import CheckResult, Monitor, Rollup, utcnow
+from aloft.pings import prune_pings
 from aloft.stats import buckets
 from aloft.stats.rollups import period_start
 
@@ -42,6 +45,8 @@ class Pruned:
 
     counts: dict[str, int] = field(default_factory=lambda: {"results": 0, "minute": 0, "hour": 0, "day": 0})
     monitors: int = 0
+    #: Pings deleted beyond each passive monitor's newest PINGS_KEPT.
+    pings: int = 0
     #: Finished days whose p95 latency was stored.
     sealed: int = 0
 
@@ -93,6 +98,10 @@ def prune(
                 else:
                     pruned.counts[kind] += _drain(session, _old_rollups(monitor_id, kind, limits[kind]))
             session.commit()
+        # Pings are kept by count, not age: the newest PINGS_KEPT of each passive monitor.
+        for monitor_id in session.scalars(select(Monitor.id).where(*page, Monitor.ping_token.is_not(None))).all():
+            pruned.pings += prune_pings(session, monitor_id)
+        session.commit()
         pruned.monitors += len(monitor_ids)
         last_id = monitor_ids[-1]
         if progress is not None:

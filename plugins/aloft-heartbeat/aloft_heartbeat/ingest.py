@@ -1,4 +1,5 @@
-"""The ingest endpoint: ``GET|POST|HEAD /heartbeat/<token>`` records a ping, ``…/start`` and ``…/fail`` too.
+"""The ingest endpoint: ``GET|POST|HEAD /heartbeat/<token>`` records a ping, ``…/start``, ``…/fail`` and
+``…/<exit status>`` too, each with an optional ``?rid=<run id>``.
 
 It sits outside ``/api/v1`` and needs no API key: the unguessable token in the URL is the
 credential, so it is rate limited per token (one count for its three routes, in every web
@@ -16,7 +17,7 @@ from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from aloft.api.ratelimit import Caller, client_address_caller, count_callers
-from aloft.pings import BODY_EXCERPT_CHARS, PING_PATH, is_ping_token, record_ping
+from aloft.pings import BODY_EXCERPT_BYTES, PING_PATH, RID_CHARS, is_ping_token, record_ping
 from aloft_heartbeat.redaction import redact_access_logs
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 PINGS_PER_MINUTE = 60
 METHODS = ["GET", "POST", "HEAD"]
 UNKNOWN_TOKEN = "No monitor has this ping URL; copy pingUrl from the monitor again."
+MAX_EXIT_STATUS = 255
+BAD_EXIT_STATUS = "An exit status is 0-255: /heartbeat/<token>/<status>."
+BAD_RID = f"rid: at most {RID_CHARS} characters."
 MESSAGES = {413: "Request body too large (limit 1 MiB)", 429: "Rate limit exceeded"}
 
 bp = Blueprint("heartbeat", __name__)
@@ -33,14 +37,24 @@ bp = Blueprint("heartbeat", __name__)
 @bp.route(f"{PING_PATH}/<token>", methods=METHODS, defaults={"kind": "success"})
 @bp.route(f"{PING_PATH}/<token>/start", methods=METHODS, defaults={"kind": "start"})
 @bp.route(f"{PING_PATH}/<token>/fail", methods=METHODS, defaults={"kind": "fail"})
-def receive_ping(token: str, kind: str) -> tuple[Response, int]:
+@bp.route(f"{PING_PATH}/<token>/<int:exit_status>", methods=METHODS, defaults={"kind": None})
+def receive_ping(token: str, kind: str | None, exit_status: int | None = None) -> tuple[Response, int]:
+    if exit_status is not None and exit_status > MAX_EXIT_STATUS:
+        return jsonify(error=BAD_EXIT_STATUS), 400
+    rid = request.args.get("rid") or None
+    if rid is not None and len(rid) > RID_CHARS:
+        return jsonify(error=BAD_RID), 400
+    body = request.stream.read(BODY_EXCERPT_BYTES + 1)
     ping = record_ping(
         token,
-        kind,
+        kind or ("success" if exit_status == 0 else "fail"),
         method=request.method,
         source_ip=request.remote_addr,
         user_agent=request.user_agent.string,
-        body=request.stream.read(BODY_EXCERPT_CHARS).decode("utf-8", errors="replace"),
+        body=body[:BODY_EXCERPT_BYTES].decode("utf-8", errors="replace"),
+        body_truncated=len(body) > BODY_EXCERPT_BYTES,
+        exit_status=exit_status,
+        rid=rid,
     )
     if ping is None:
         return jsonify(error=UNKNOWN_TOKEN), 404

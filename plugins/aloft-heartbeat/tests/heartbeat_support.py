@@ -1,11 +1,20 @@
-"""What the heartbeat tests share: creating heartbeat monitors the way users do, and their ping paths."""
+"""What the heartbeat tests share: creating heartbeat monitors the way users do, their ping paths,
+moving a monitor's clock, and sweeping deadlines as the scheduler does."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import current_app
 from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from aloft.engine.heartbeats import sweep_deadlines
+from aloft.engine.jobs import BatchReport
+from aloft.extensions import db
+from aloft.models import Monitor, Ping, utcnow
 
 HEARTBEAT = {"name": "Nightly backup", "type": "heartbeat", "intervalSeconds": 300, "confirmationCount": 1}
 
@@ -23,3 +32,23 @@ def ping_path(monitor: dict[str, Any]) -> str:
 
 def token_of(monitor: dict[str, Any]) -> str:
     return ping_path(monitor).rsplit("/", 1)[1]
+
+
+def travel(monitor_id: str, **ago: float) -> None:
+    """Move everything the monitor awaits and remembers into the past, as if ``ago`` (timedelta
+    arguments) had passed since: its deadline, its pings, its token's issue."""
+    delta = timedelta(**ago)
+    monitor = db.session.get(Monitor, monitor_id)
+    db.session.refresh(monitor)
+    for name in ("next_deadline_at", "last_ping_at", "last_started_at", "last_checked_at", "ping_token_issued_at"):
+        if getattr(monitor, name) is not None:
+            setattr(monitor, name, getattr(monitor, name) - delta)
+    for ping in db.session.scalars(select(Ping).where(Ping.monitor_id == monitor_id)):
+        ping.received_at -= delta
+    db.session.commit()
+
+
+def sweep() -> BatchReport:
+    """Record the deadlines that have passed, as the scheduler's next tick does."""
+    report, _ = sweep_deadlines(db.session, current_app.extensions["aloft.plugins"].check_types, utcnow())
+    return report

@@ -8,7 +8,8 @@ from sqlalchemy import event, func, select
 
 from aloft.extensions import db
 from aloft.models import Monitor, Ping
-from aloft.pings import PINGS_KEPT, record_ping
+from aloft.pings import BODY_EXCERPT_BYTES, PINGS_KEPT, record_ping
+from aloft.stats.pruning import prune
 
 
 def pings_of(monitor):
@@ -44,12 +45,21 @@ def test_a_start_ping_reports_no_outcome(client, heartbeat):
     assert (monitor.last_ping_at, monitor.last_ping_kind) == (None, None)
 
 
-def test_a_ping_keeps_its_source_user_agent_and_the_start_of_its_body(client, heartbeat):
-    output = "backup done\n" + "x" * 5000
+def test_a_ping_keeps_its_source_user_agent_and_a_body_of_up_to_10_kb_whole(client, heartbeat):
+    output = "backup done\n" + "x" * 9000
     client.post(ping_path(heartbeat), data=output, headers={"User-Agent": "curl/8.5.0"})
     (ping,) = pings_of(heartbeat)
     assert (ping.source_ip, ping.user_agent) == ("127.0.0.1", "curl/8.5.0")
-    assert ping.body == output[:1000]
+    assert (ping.body, ping.body_truncated) == (output, False)
+
+
+def test_a_body_beyond_10_kb_is_cut_at_10_kb_and_marked(client, heartbeat):
+    output = "é" * 3000 + "x" * 10_000
+    client.post(ping_path(heartbeat), data=output.encode())
+    (ping,) = pings_of(heartbeat)
+    assert ping.body_truncated
+    assert len(ping.body.encode()) <= BODY_EXCERPT_BYTES + 2
+    assert ping.body.startswith("é" * 3000 + "x" * 3000)
 
 
 def test_pinging_needs_no_api_key(client, heartbeat):
@@ -90,11 +100,13 @@ def test_pings_for_unknown_tokens_count_against_the_client_ip_with_keyless_api_c
     assert client.post(f"/heartbeat/{'B' * 32}", environ_base={"REMOTE_ADDR": "192.0.2.8"}).status_code == 404
 
 
-def test_only_the_newest_pings_of_a_monitor_are_kept(client, auth_headers, heartbeat):
+def test_the_pruner_keeps_only_the_newest_pings_of_each_monitor(app, client, auth_headers, heartbeat):
     other = create_heartbeat(client, auth_headers, name="Other job")
     record_ping(token_of(other), "success")
     for number in range(PINGS_KEPT + 5):
         record_ping(token_of(heartbeat), "success", body=str(number))
+    assert len(pings_of(heartbeat)) == PINGS_KEPT + 5, "a ping prunes nothing: that is the pruner's work"
+    assert prune(db.session, app.extensions["aloft.settings"]).pings == 5
     kept = pings_of(heartbeat)
     assert [ping.body for ping in kept] == [str(number) for number in range(5, PINGS_KEPT + 5)]
     assert len(pings_of(other)) == 1, "other monitors' pings are untouched"

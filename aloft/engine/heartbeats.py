@@ -1,0 +1,172 @@
+"""Passive monitors (heartbeats) in the engine: judged at deadlines, never on the grid.
+
+A passive monitor awaits one deadline at a time, stored on its row (``next_deadline_at``,
+indexed): after a run ended (a success or failure ping) the next expected run plus the
+grace; after a ``start`` ping the grace (a run that has not finished by then is down);
+for a monitor never pinged, its first expected run plus the grace, counted from when it
+began listening. The check type says when runs are expected and what the grace is
+(:meth:`~aloft.checks.CheckType.expected_after`, :meth:`~aloft.checks.CheckType.grace`).
+
+A ping that reports how a run ended changes state at once (:func:`report_run`); silence is
+judged by :func:`sweep_deadlines`, which the scheduler runs every tick: one indexed range
+query finds the deadlines that passed, whatever the number of monitors, and each missed
+deadline is one failed result (slot = the deadline) whose monitor then awaits its next
+deadline. Both go through the state machine, so ``confirmationCount`` counts consecutive
+missed deadlines and failure reports, and two schedulers sweeping at once record each
+missed deadline once (the monitor rows are locked and the deadline compared again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from aloft.checks import CheckResult, CheckType
+from aloft.engine.jobs import BatchReport, record_results
+from aloft.engine.state import Transition
+from aloft.engine.statements import one_writer
+from aloft.models import Monitor
+from aloft.times import human_duration, isoformat_z
+
+#: Missed deadlines recorded per transaction; a sweep takes batches until none is left (or MAX_BATCHES).
+SWEEP_BATCH = 500
+MAX_BATCHES = 20
+
+
+@dataclass(frozen=True)
+class Runs:
+    """What a passive monitor's pings say about its runs."""
+
+    #: When the monitor began listening (its token's issue, or an unpause).
+    listening_since: datetime
+    #: The newest ping that said how a run ended.
+    last_ping_at: datetime | None = None
+    #: The newest ``start`` ping.
+    last_started_at: datetime | None = None
+
+    @property
+    def open_since(self) -> datetime | None:
+        """When the run under way started; None when no run is under way."""
+        started = self.last_started_at
+        if started is None or (self.last_ping_at is not None and self.last_ping_at >= started):
+            return None
+        return started
+
+
+def first_deadline(
+    check_type: type[CheckType], settings: dict[str, Any], interval_seconds: int, runs: Runs
+) -> datetime:
+    """The deadline a monitor awaits given its pings: of the run under way, else of the next run."""
+    loaded = check_type.load_settings(settings)
+    grace = check_type.grace(loaded)
+    if runs.open_since is not None:
+        return _whole_ms(runs.open_since + grace)
+    return _whole_ms(
+        check_type.expected_after(loaded, interval_seconds, runs.last_ping_at or runs.listening_since) + grace
+    )
+
+
+def deadline_after_run(
+    check_type: type[CheckType], settings: dict[str, Any], interval_seconds: int, ended_at: datetime
+) -> datetime:
+    """The deadline after a run that ended (either way) at ``ended_at``: the next run plus the grace."""
+    loaded = check_type.load_settings(settings)
+    return _whole_ms(check_type.expected_after(loaded, interval_seconds, ended_at) + check_type.grace(loaded))
+
+
+def deadline_after_start(check_type: type[CheckType], settings: dict[str, Any], started_at: datetime) -> datetime:
+    """The deadline of a run that started at ``started_at``: it must finish within the grace."""
+    return _whole_ms(started_at + check_type.grace(check_type.load_settings(settings)))
+
+
+def deadline_after_miss(
+    check_type: type[CheckType], settings: dict[str, Any], interval_seconds: int, missed: datetime, now: datetime
+) -> datetime:
+    """The deadline after one was missed: the run expected next, and always after ``now``.
+
+    A scheduler that was stopped for a while counts one missed deadline per monitor, not
+    every one that passed meanwhile.
+    """
+    loaded = check_type.load_settings(settings)
+    grace = check_type.grace(loaded)
+    return _whole_ms(check_type.expected_after(loaded, interval_seconds, max(missed, now) - grace) + grace)
+
+
+def missed_cause(runs: Runs, now: datetime) -> str:
+    """Why a missed deadline is a failure, in words: a run that never finished, or silence."""
+    if runs.open_since is not None:
+        return f"Started {human_duration(now - runs.open_since)} ago and never finished"
+    return f"No ping for {human_duration(now - (runs.last_ping_at or runs.listening_since))}"
+
+
+def epoch_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _whole_ms(moment: datetime) -> datetime:
+    """Deadlines are kept to the millisecond, as slots are: a missed one is recorded at exactly its time."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def sweep_deadlines(
+    session: Session, check_types: Mapping[str, type[CheckType]], now: datetime
+) -> tuple[BatchReport, list[Transition]]:
+    """Record every deadline that passed by ``now`` as a failed result; returns what that did."""
+    total = BatchReport()
+    every: list[Transition] = []
+    for _ in range(MAX_BATCHES):
+        due = session.execute(
+            select(
+                Monitor.id,
+                Monitor.type,
+                Monitor.settings,
+                Monitor.interval_seconds,
+                Monitor.next_deadline_at,
+                Monitor.ping_token_issued_at,
+                Monitor.last_ping_at,
+                Monitor.last_started_at,
+            )
+            .where(Monitor.next_deadline_at <= now)
+            .order_by(Monitor.next_deadline_at)
+            .limit(SWEEP_BATCH)
+        ).all()
+        session.commit()  # on SQLite the recording below must start its own transaction
+        if not due:
+            break
+        checked = []
+        deadlines: dict[str, tuple[datetime, datetime | None]] = {}
+        for row in due:
+            check_type = check_types.get(row.type)
+            runs = Runs(row.ping_token_issued_at or row.next_deadline_at, row.last_ping_at, row.last_started_at)
+            following = (
+                None
+                if check_type is None  # its plugin is gone: nothing can say when runs are due
+                else deadline_after_miss(
+                    check_type, row.settings or {}, row.interval_seconds, row.next_deadline_at, now
+                )
+            )
+            deadlines[row.id] = (row.next_deadline_at, following)
+            details = {"deadline": isoformat_z(row.next_deadline_at), "lastPingAt": isoformat_z(row.last_ping_at)}
+            checked.append(
+                (
+                    row.id,
+                    epoch_ms(row.next_deadline_at),
+                    CheckResult(False, cause=missed_cause(runs, now), details=details),
+                )
+            )
+        with one_writer(session):
+            report, transitions = record_results(checked, deadlines=deadlines)
+        total.recorded += report.recorded
+        total.skipped += report.skipped
+        total.opened += report.opened
+        total.resolved += report.resolved
+        total.deliveries += report.deliveries
+        every += transitions
+        if len(due) < SWEEP_BATCH:
+            break
+    return total, every
