@@ -10,6 +10,6 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=["aloft_heartbeat"],
-    install_requires=["aloft"],
+    install_requires=["aloft", "croniter>=2.0", "tzdata>=2024.1"],
     entry_points={"aloft": ["heartbeat = aloft_heartbeat"]},
 )
