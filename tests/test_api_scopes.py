@@ -25,6 +25,7 @@ ENDPOINTS = [
     ("DELETE", "/api/v1/keys/{key}", "api-keys:write", None, 200),
     ("GET", "/api/v1/monitors/{monitor}/results", "monitors:read", None, 200),
     ("GET", "/api/v1/monitors/{monitor}/uptime", "monitors:read", None, 200),
+    ("GET", "/api/v1/monitors/{monitor}/pings", "monitors:read", None, 200),
     ("GET", "/api/v1/incidents", "monitors:read", None, 200),
     ("GET", "/api/v1/incidents/{incident}", "monitors:read", None, 200),
     ("POST", "/api/v1/incidents/{incident}/acknowledge", "monitors:write", None, 200),

@@ -61,6 +61,10 @@ def test_a_fail_ping_opens_an_incident_at_once_that_names_its_ping(client, auth_
     assert row.opened_by_ping_id == ping.id
     result = db.session.get(CheckResult, row.opened_by_result_id)
     assert (result.ok, result.details["pingId"]) == (False, ping.id)
+    detail = client.get(f"/api/v1/incidents/{row.id}", headers=auth_headers).json["incident"]
+    assert detail["openedBy"]["details"]["pingId"] == ping.id
+    logged = client.get(f"/api/v1/monitors/{monitor['id']}/pings", headers=auth_headers).json["pings"]
+    assert [(p["id"], p["body"]) for p in logged] == [(ping.id, "disk full")]
 
     client.get(f"{ping_path(monitor)}/start")
     assert status(client, auth_headers)["counts"]["down"] == 1, "a start is no success"
