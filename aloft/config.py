@@ -65,6 +65,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "E-mail of the admin user `aloft up` creates on first start.",
     ),
     "ALOFT_RATE_LIMIT": ("`600`", "Requests per minute allowed to each API key."),
+    "ALOFT_PING_RATE_LIMIT": ("`60`", "Pings per minute allowed to each heartbeat ping URL (all its routes together)."),
     "ALOFT_TARGET_POLICY": (
         "`private-ok`",
         "`private-ok` (internal hosts may be monitored; cloud-metadata and link-local refused) "
@@ -114,6 +115,7 @@ class Settings:
     org_name: str = "Default"
     admin_email: str = "admin@localhost"
     rate_limit: int = 600
+    ping_rate_limit: int = 60
     target_policy: str = "private-ok"
     plugins_disabled: frozenset[str] = field(default_factory=frozenset)
     check_concurrency: int = 64
@@ -191,6 +193,7 @@ class Settings:
             org_name=get("ALOFT_ORG_NAME") or "Default",
             admin_email=get("ALOFT_ADMIN_EMAIL") or "admin@localhost",
             rate_limit=_integer(env, "ALOFT_RATE_LIMIT", 600, 1, 1_000_000),
+            ping_rate_limit=_integer(env, "ALOFT_PING_RATE_LIMIT", 60, 1, 1_000_000),
             target_policy=_choice(env, "ALOFT_TARGET_POLICY", "private-ok", TARGET_POLICIES),
             plugins_disabled=_names(get("ALOFT_PLUGINS_DISABLED")) or frozenset(),
             check_concurrency=_integer(env, "ALOFT_CHECK_CONCURRENCY", 64, 1, 1024),

@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, delete, insert, or_, select, update
+from sqlalchemy import Row, bindparam, delete, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from aloft.checks import CheckResult, CheckType
 from aloft.engine.heartbeats import Runs, deadline_after_run, deadline_after_start, first_deadline
 from aloft.engine.jobs import notify_observers, record_results
-from aloft.engine.statements import one_writer
+from aloft.engine.statements import one_writer, sqlite_time
 from aloft.extensions import db
 from aloft.models import PING_KINDS, Monitor, Ping, utcnow
 from aloft.models.heartbeat import BODY_LIMIT
@@ -95,9 +95,51 @@ def expect_pings(monitor: Monitor, check_type: type[CheckType], *, restart: bool
 
 def is_ping_token(token: str) -> bool:
     """True when a monitor has this ping token; a token of no possible form is not looked up."""
+    return _known(token) is not None
+
+
+@dataclass(frozen=True)
+class Known:
+    """What a web process remembers of the monitor a token names: enough to take a ping without reading the row.
+
+    What it remembers may be stale; the statement that takes a ping on its strength checks
+    ``updated_at`` (every edit by a person changes it) and falls back to reading the row.
+    """
+
+    id: str
+    type: str
+    settings: dict[str, Any]
+    interval_seconds: int
+    paused: bool
+    updated_at: datetime
+
+
+#: Tokens this process has seen, and their monitors; dropped whole when it grows past KNOWN_MAX.
+_KNOWN: dict[str, Known] = {}
+KNOWN_MAX = 200_000
+
+
+def _known(token: str) -> Known | None:
+    """The monitor whose token this is, from memory or else from the database (then remembered)."""
     if TOKEN_FORM.fullmatch(token) is None:
-        return False
-    return db.session.scalar(select(Monitor.id).where(Monitor.ping_token == token)) is not None
+        return None
+    known = _KNOWN.get(token)
+    if known is None:
+        row = _look_up(token)
+        known = None if row is None else Known(*row[:6])
+    return known
+
+
+def _look_up(token: str) -> Row[Any] | None:
+    """The monitor's row as a ping needs it, read now; remembered for later pings of the token."""
+    row = db.session.execute(_MONITOR_BY_TOKEN, {"b_token": token}).first()
+    if row is None:
+        _KNOWN.pop(token, None)
+        return None
+    if len(_KNOWN) >= KNOWN_MAX:
+        _KNOWN.clear()
+    _KNOWN[token] = Known(*row[:6])
+    return row
 
 
 _MONITOR_BY_TOKEN = select(
@@ -106,9 +148,72 @@ _MONITOR_BY_TOKEN = select(
     MONITORS.c.settings,
     MONITORS.c.interval_seconds,
     MONITORS.c.paused,
+    MONITORS.c.updated_at,
     MONITORS.c.last_ping_at,
     MONITORS.c.last_started_at,
+).where(MONITORS.c.ping_token == bindparam("b_token"))
+
+_INSERT_PING = insert(PINGS).returning(PINGS.c.id)
+
+#: The usual ping, on what the process remembers: a success for a monitor that is up, counts no
+#: failures, has no run under way and has not been edited since (anything else reads the row).
+_QUIET_SUCCESS = (
+    "UPDATE monitors SET last_ping_at = ?, last_ping_kind = 'success', next_deadline_at = ? "
+    "WHERE id = ? AND updated_at = ? AND status = 'up' AND consecutive_failures = 0 AND paused = ? "
+    "AND (last_started_at IS NULL OR last_started_at <= last_ping_at) AND (last_ping_at IS NULL OR last_ping_at <= ?)"
 )
+_PING_COLUMNS = (
+    "monitor_id",
+    "received_at",
+    "kind",
+    "method",
+    "source_ip",
+    "user_agent",
+    "body",
+    "body_truncated",
+    "exit_status",
+    "duration_ms",
+    "rid",
+)
+_INSERT_PING_SQL = (
+    f"INSERT INTO pings ({', '.join(_PING_COLUMNS)}) VALUES ({', '.join('?' * len(_PING_COLUMNS))}) RETURNING id"
+)
+
+
+def _quiet_success(known: Known, values: dict[str, Any], deadline: datetime) -> int | None:
+    """Take the usual ping in two statements on the driver's own connection; None when it is not the usual ping.
+
+    The statements go to the driver as they are (times as each database stores them, see
+    :func:`~aloft.engine.statements.sqlite_time`): through the ORM session, building and
+    running them cost more than the database's work (measured: 1.6 ms a ping in-process
+    against 0.26 ms for ``/api/v1/health``).
+    """
+    postgres = db.engine.dialect.name == "postgresql"
+    when = (lambda moment: moment) if postgres else sqlite_time
+    now = values["received_at"]
+    quiet = (when(now), when(deadline), known.id, when(known.updated_at), False, when(now))
+    row = [values[name] for name in _PING_COLUMNS[1:]]
+    ping = (known.id, when(now), *row[1:])
+    update_sql, insert_sql = _QUIET_SUCCESS, _INSERT_PING_SQL
+    if postgres:
+        update_sql, insert_sql = update_sql.replace("?", "%s"), insert_sql.replace("?", "%s")
+    with one_writer(db.session):
+        connection = db.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(update_sql, quiet)
+            if cursor.rowcount != 1:
+                connection.rollback()
+                return None
+            cursor.execute(insert_sql, ping)
+            ping_id = cursor.fetchone()[0]
+            connection.commit()
+            return int(ping_id)
+        except BaseException:
+            connection.rollback()
+            raise
+        finally:
+            connection.close()
 
 
 def record_ping(
@@ -135,16 +240,10 @@ def record_ping(
     if TOKEN_FORM.fullmatch(token) is None:
         return None  # no token has this form: nothing to look up
     session = db.session
-    monitor = session.execute(_MONITOR_BY_TOKEN.where(MONITORS.c.ping_token == token)).first()
-    if monitor is None:
-        session.rollback()
-        return None
-    check_type = current_app.extensions["aloft.plugins"].check_types.get(monitor.type)
+    check_types = current_app.extensions["aloft.plugins"].check_types
     now = utcnow()
     rid = rid[:RID_CHARS] if rid else None
-    duration_ms = None if kind == "start" else _duration_ms(session, monitor, rid, now)
     values = {
-        "monitor_id": monitor.id,
         "received_at": now,
         "kind": kind,
         "method": method,
@@ -153,17 +252,32 @@ def record_ping(
         "body": _clean(body) if body else None,
         "body_truncated": body_truncated,
         "exit_status": exit_status,
-        "duration_ms": duration_ms,
+        "duration_ms": None,
         "rid": rid,
     }
+    known = _KNOWN.get(token)
+    if kind == "success" and rid is None and known is not None and not known.paused:
+        check_type = check_types.get(known.type)
+        if check_type is not None:
+            deadline = deadline_after_run(check_type, known.settings or {}, known.interval_seconds, now)
+            ping_id = _quiet_success(known, values, deadline)
+            if ping_id is not None:
+                return Recorded(ping_id)
+    monitor = _look_up(token)
+    if monitor is None:
+        session.rollback()
+        return None
+    check_type = check_types.get(monitor.type)
+    duration_ms = None if kind == "start" else _duration_ms(session, monitor, rid, now)
+    values.update(monitor_id=monitor.id, duration_ms=duration_ms)
     with one_writer(session):
-        ping_id = session.execute(insert(PINGS).values(values).returning(PINGS.c.id)).scalar_one()
+        ping_id = session.execute(_INSERT_PING, values).scalar_one()
         if kind == "start":
             _started(session, monitor, check_type, now)
             session.commit()
             return Recorded(ping_id)
         if kind == "success" and _ended(session, monitor, check_type, kind, now, quietly=True):
-            session.commit()  # the usual ping: a monitor that was up stays up
+            session.commit()  # a monitor that was up stays up
             return Recorded(ping_id, duration_ms)
         _ended(session, monitor, check_type, kind, now, quietly=False)
         result = _result(kind, exit_status, ping_id, duration_ms)

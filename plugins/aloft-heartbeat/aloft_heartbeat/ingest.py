@@ -13,7 +13,7 @@ import hashlib
 import logging
 import traceback
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from aloft.api.ratelimit import Caller, client_address_caller, count_callers
@@ -22,8 +22,6 @@ from aloft_heartbeat.redaction import redact_access_logs
 
 log = logging.getLogger(__name__)
 
-#: Pings one token may send per minute, whatever their kind: ample for a job that runs every minute.
-PINGS_PER_MINUTE = 60
 METHODS = ["GET", "POST", "HEAD"]
 UNKNOWN_TOKEN = "No monitor has this ping URL; copy pingUrl from the monitor again."
 MAX_EXIT_STATUS = 255
@@ -83,7 +81,9 @@ def ping_caller() -> Caller:
     token = (request.view_args or {}).get("token", "")
     if not is_ping_token(token):
         return client_address_caller()
-    return Caller("heartbeat:" + hashlib.sha256(token.encode()).hexdigest()[:32], PINGS_PER_MINUTE)
+    # ALOFT_PING_RATE_LIMIT, 60 by default: whatever their kind, ample for a job that runs every minute.
+    per_minute = current_app.extensions["aloft.settings"].ping_rate_limit
+    return Caller("heartbeat:" + hashlib.sha256(token.encode()).hexdigest()[:32], per_minute)
 
 
 def register(app: Flask) -> None:
