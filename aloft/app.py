@@ -152,11 +152,24 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from aloft.api import channels, docs, health, history, incidents, keys, monitors, status
+    from aloft.api import (
+        channels,
+        docs,
+        health,
+        history,
+        incidents,
+        invites,
+        keys,
+        members,
+        monitors,
+        organization,
+        profile,
+        status,
+    )
     from aloft.web import account, pages
 
     api.register_blueprint(health.blp, url_prefix="/api/v1")
-    for resource in (monitors, history, incidents, channels, status, keys):
+    for resource in (monitors, history, incidents, channels, status, keys, members, invites, organization, profile):
         api.register_blueprint(resource.blp)
     before = set(app.blueprints)
     app.extensions["aloft.plugins"].hook.register_blueprints(app=app)
