@@ -153,6 +153,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from aloft.api import (
+        audit_log,
         channels,
         docs,
         health,
@@ -169,7 +170,19 @@ def register_blueprints(app: Flask) -> None:
     from aloft.web import account, pages
 
     api.register_blueprint(health.blp, url_prefix="/api/v1")
-    for resource in (monitors, history, incidents, channels, status, keys, members, invites, organization, profile):
+    for resource in (
+        monitors,
+        history,
+        incidents,
+        channels,
+        status,
+        keys,
+        members,
+        invites,
+        organization,
+        profile,
+        audit_log,
+    ):
         api.register_blueprint(resource.blp)
     before = set(app.blueprints)
     app.extensions["aloft.plugins"].hook.register_blueprints(app=app)

@@ -488,6 +488,7 @@ def prune_command() -> None:
     pruned = prune(db.session, config, progress=lambda so_far: click.echo(f"  … {so_far}", err=True))
     click.echo(f"Pruned {pruned}.")
     click.echo(f"Stored the p95 response time of {pruned.sealed} finished days.")
+    click.echo(f"Pruned {pruned.audit_events} audit-log events older than {config.keep_audit_days} days.")
 
 
 @cli.command("worker")
