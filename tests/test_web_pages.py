@@ -13,11 +13,10 @@ from aloft.models import Delivery
 SLOT = 1_800_000_000_000
 
 
-def test_the_root_leads_to_the_api_docs(client):
+def test_the_root_is_the_sign_in_page_until_someone_signs_in(client):
     response = client.get("/")
-    assert response.status_code == 302
-    assert response.headers["Location"] == "/api/v1/docs"
-    assert client.get("/", follow_redirects=True).mimetype == "text/html"
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert 'action="/signin"' in response.get_data(as_text=True)
 
 
 def test_a_notifications_link_opens_a_page_that_needs_no_key_and_shows_nothing_of_the_monitor(client, auth_headers):

@@ -20,15 +20,16 @@ from sqlalchemy import delete, select
 from aloft import targets
 from aloft.api.auth import current_org_id
 from aloft.api.blueprint import Blueprint, document_per_type, needs_input, type_schema_reference
-from aloft.api.errors import ApiError
 from aloft.api.fields import Name, OkSchema, Timestamp, TypeName
 from aloft.api.paging import PageArgs, fetch_page
+from aloft.api.resources import find_in_org, list_envelope
 from aloft.channels import ChannelType, Notification
 from aloft.extensions import db
-from aloft.models import Channel, Delivery, is_id, utcnow
+from aloft.models import Channel, Delivery, utcnow
 from aloft.notify.channel_secrets import readable_config, seal_config
 from aloft.notify.channel_types import settings_problem
 from aloft.notify.sending import Claim, lease, send_claimed
+from aloft.people import audit
 
 blp = Blueprint(
     "channels",
@@ -195,8 +196,7 @@ class Channels(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the organization's channels, oldest first; page with `limit` and `cursor`."""
         query = select(Channel).where(Channel.org_id == current_org_id())
-        channels, next_cursor = fetch_page(query, Channel.created_at, Channel.id, args)
-        return {"channels": channels, "next_cursor": next_cursor} if "limit" in args else {"channels": channels}
+        return list_envelope("channels", query, Channel.created_at, Channel.id, args)
 
     @blp.arguments(ChannelInputSchema)
     @blp.response(201, ChannelEnvelope)
@@ -205,6 +205,8 @@ class Channels(MethodView):
         channel = Channel(org_id=current_org_id())
         apply_input(channel, data)
         db.session.add(channel)
+        db.session.flush()
+        record_channel("channel.created", channel)
         db.session.commit()
         return {"channel": channel}
 
@@ -224,6 +226,7 @@ class ChannelById(MethodView):
         """Replace a channel: send the complete input. A masked secret sent back keeps the stored one."""
         channel = find_channel(channel_id)
         apply_input(channel, data)
+        record_channel("channel.changed", channel)
         db.session.commit()
         return {"channel": channel}
 
@@ -242,6 +245,7 @@ class ChannelById(MethodView):
         merged.update(changes)
         schema = ChannelInputSchema()
         apply_input(channel, schema.load(merged))
+        record_channel("channel.changed", channel)
         db.session.commit()
         return {"channel": channel}
 
@@ -250,6 +254,7 @@ class ChannelById(MethodView):
     def delete(self, channel_id: str) -> dict[str, bool]:
         """Delete a channel; monitors that used it no longer do, and its delivery log goes too."""
         channel = find_channel(channel_id)
+        record_channel("channel.deleted", channel)
         db.session.execute(delete(Channel).where(Channel.id == channel.id))
         db.session.commit()
         return {"ok": True}
@@ -313,13 +318,13 @@ class ChannelDeliveries(MethodView):
         return {"deliveries": deliveries, "next_cursor": next_cursor}
 
 
+def record_channel(action: str, channel: Channel) -> None:
+    """Into the audit trail: the channel's id, name and type; never its settings, which hold secrets."""
+    audit.record(action, channel.org_id, {"channelId": channel.id, "name": channel.name, "type": channel.type})
+
+
 def find_channel(channel_id: str) -> Channel:
-    if not is_id(channel_id):
-        raise ApiError(404, CHANNEL_NOT_FOUND)
-    channel = db.session.scalar(select(Channel).where(Channel.id == channel_id, Channel.org_id == current_org_id()))
-    if channel is None:
-        raise ApiError(404, CHANNEL_NOT_FOUND)
-    return channel
+    return find_in_org(Channel, channel_id, CHANNEL_NOT_FOUND)
 
 
 def apply_input(channel: Channel, data: dict[str, Any]) -> None:

@@ -1,15 +1,18 @@
 """What a person finds at ``/`` and behind a notification's link, until the web UI serves them.
 
-``/`` leads to the API docs. A notification links to ``/monitors/<id>`` (the path the web UI
+``/`` is the sign-in page for a visitor who is not signed in, and leads to the API docs for one
+who is. A notification links to ``/monitors/<id>`` (the path the web UI
 will serve); for now that page says what the link points at and how to read it with the API.
 It shows nothing of the monitor: it needs no key, so it may not say whether the id exists.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, redirect, render_template_string, url_for
+from flask import Blueprint, Response, current_app, redirect, render_template, render_template_string, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
-bp = Blueprint("web", __name__)
+bp = Blueprint("web", __name__, template_folder="templates")
 
 #: No scripts, styles or frames, nothing from anywhere: the page is its own text.
 POLICY = "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -33,7 +36,9 @@ LINK_PAGE = """<!DOCTYPE html>
 
 
 @bp.get("/")
-def home() -> Response:
+def home() -> ResponseReturnValue:
+    if not current_user.is_authenticated:
+        return render_template("sign_in.html")
     return redirect(url_for("docs.swagger_ui"))
 
 
