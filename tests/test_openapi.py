@@ -52,10 +52,14 @@ def test_every_endpoint_is_documented(app, spec):
 def test_authenticated_operations_say_how_they_refuse(app, spec):
     for path, method, blueprint in api_routes(app):
         operation = spec["paths"][path][method]
-        if blueprint.scope_family is None:
+        if not blueprint.needs_key:
             assert operation["security"] == []
             continue
         assert operation["security"] == [{"bearerAuth": []}]
+        if blueprint.scope_family is None:  # any valid key
+            assert {"401", "429"} <= set(operation["responses"]), f"{method.upper()} {path}"
+            assert operation["description"].startswith("Needs any valid API key")
+            continue
         assert {"401", "403", "429"} <= set(operation["responses"]), f"{method.upper()} {path}"
         assert operation["description"].startswith("Needs scope `")
 

@@ -20,7 +20,7 @@ from webargs.flaskparser import FlaskParser, abort
 from werkzeug.routing import BaseConverter
 
 from aloft.api import input_rules
-from aloft.api.fields import TypeName, document_text_rules
+from aloft.api.fields import TypeName, document_computed_defaults, document_text_rules
 from aloft.models import ID_PATTERN
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -99,6 +99,7 @@ class Api(flask_smorest.Api):
         # Each app's spec has a converter of its own; these run after apispec's own functions.
         self.ma_plugin.converter.add_attribute_function(offered_types)
         self.ma_plugin.converter.add_attribute_function(document_text_rules)
+        self.ma_plugin.converter.add_attribute_function(document_computed_defaults)
 
     def register_blueprint(self, blp: flask_smorest.Blueprint, **options: Any) -> None:
         super().register_blueprint(blp, **options)
@@ -109,10 +110,12 @@ class Api(flask_smorest.Api):
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
 
-    def __init__(self, *args: Any, scope_family: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, scope_family: str | None = None, any_key: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: None for endpoints that need no API key.
+        #: None for endpoints that need no scope.
         self.scope_family = scope_family
+        #: Whether a request needs an API key: one with the scope, or with ``any_key``, any valid key.
+        self.needs_key = scope_family is not None or any_key
         #: Called with the app's spec once the blueprint is in it, to document what depends on the app.
         self.documenters: list[Callable[[APISpec, Flask], None]] = []
         self._prepare_doc_cbks.append(self._document_authentication)
@@ -124,17 +127,19 @@ class Blueprint(flask_smorest.Blueprint):
 
     def _document_authentication(self, doc: dict[str, Any], doc_info: Any, *, method: str, **kwargs: Any) -> dict:
         """Every operation says what it needs and how it refuses, from the same scope rule that enforces it."""
-        scope = self.required_scope(method.upper())
-        if scope is None:
+        if not self.needs_key:
             doc["security"] = []
             return doc
+        scope = self.required_scope(method.upper())
         doc["security"] = [{BEARER_SCHEME: []}]
         responses = doc.setdefault("responses", {})
         responses.setdefault(401, "UNAUTHORIZED")
-        responses.setdefault(403, "FORBIDDEN")
+        if scope is not None:
+            responses.setdefault(403, "FORBIDDEN")
         responses.setdefault(429, "TOO_MANY_REQUESTS")
         docstring = doc_info.setdefault("docstring", {})
-        docstring["description"] = "\n\n".join(filter(None, [f"Needs scope `{scope}`.", docstring.get("description")]))
+        needs = f"Needs scope `{scope}`." if scope is not None else "Needs any valid API key, whatever its scopes."
+        docstring["description"] = "\n\n".join(filter(None, [needs, docstring.get("description")]))
         return doc
 
 
