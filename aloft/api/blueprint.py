@@ -8,6 +8,7 @@ strings to :mod:`aloft.api.input_rules`, and carries the scope family its endpoi
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -144,13 +145,39 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 def document_per_type(spec: APISpec, schema: type[ma.Schema], rules: Mapping[str, dict[str, Any]]) -> None:
-    """Add to ``schema``'s component what its ``type`` decides: for each type name, the schema
-    (``then``) the rest of the object must then also match, e.g. the type's own settings."""
-    component = spec.components.schemas[resolver(schema)]
-    component["allOf"] = [
-        {"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": then}
-        for name, then in sorted(rules.items())
-    ]
+    """Describe ``schema``'s component as one variant per type, keyed by its ``type`` property.
+
+    Each variant (component ``<Name>.<type>``) is the whole object with ``type`` fixed to that
+    name (``const``) and the properties ``rules[type]["properties"]`` gives in place of the
+    general ones (the type's settings, say), also requiring ``rules[type]["required"]``. The
+    component becomes their ``oneOf`` with a discriminator on ``type``: a JSON Schema validator
+    finds the one variant an object matches, Swagger UI shows one tab per type, and
+    openapi-python-client makes each variant a model of its own, told apart by its constant
+    ``type``, so a generated client has typed settings for every type this server offers.
+    """
+    if not rules:
+        return  # no type is offered: the general object is all there is to say
+    name = resolver(schema)
+    component = spec.components.schemas[name]
+    mapping = {}
+    for type_name, rule in sorted(rules.items()):
+        variant = copy.deepcopy(component)
+        variant["properties"].update(copy.deepcopy(rule.get("properties", {})))
+        variant["properties"]["type"] = {
+            **{key: value for key, value in component["properties"]["type"].items() if key == "description"},
+            "type": "string",
+            "const": type_name,
+        }
+        required = variant.setdefault("required", [])
+        required.extend(field for field in rule.get("required", []) if field not in required)
+        spec.components.schema(f"{name}.{type_name}", variant)
+        mapping[type_name] = f"#/components/schemas/{name}.{type_name}"
+    description = component.get("description")
+    component.clear()
+    if description:
+        component["description"] = description
+    component["oneOf"] = [{"$ref": reference} for reference in mapping.values()]
+    component["discriminator"] = {"propertyName": "type", "mapping": mapping}
 
 
 def type_schema_reference(spec: APISpec, name: str, schema: type[ma.Schema] | None) -> dict[str, Any]:
