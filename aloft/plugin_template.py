@@ -438,16 +438,17 @@ def test_the_test_button_reaches_the_webhook(client, auth_headers, receiver):
 
 
 def test_an_outage_reaches_the_webhook(
-    app, client, auth_headers, make_monitor, run_check, send_outbox, receiver, closed_port
+    app, client, auth_headers, make_monitor, run_check, send_outbox, receiver, resolve_as
 ):
     if "tcp" not in app.extensions["aloft.plugins"].check_types:
         pytest.skip("needs a check type to fail: pip install aloft-tcp")
+    resolve_as({})  # no name resolves: the monitor is down at its first check
     channel_id = create(client, auth_headers, f"{receiver.url}/hook").json["channel"]["id"]
-    monitor = make_monitor("tcp", url=f"127.0.0.1:{closed_port}", confirmationCount=1, channelIds=[channel_id])
+    monitor = make_monitor("tcp", url="nowhere.test:80", confirmationCount=1, channelIds=[channel_id])
     run_check(monitor["id"])
     (outcome,) = send_outbox()
     assert (outcome.event, outcome.status) == ("opened", "sent")
-    assert receiver.requests[0].json["incident"]["cause"] == "Connection refused"
+    assert receiver.requests[0].json["incident"]["cause"] == "DNS: cannot resolve nowhere.test"
 
 
 def test_the_api_lists_the_type_with_its_config_schema(client, auth_headers):

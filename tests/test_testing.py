@@ -14,11 +14,17 @@ def slack_channel(client, auth_headers, url, name="ops"):
     return client.post("/api/v1/channels", json=body, headers=auth_headers).json["channel"]
 
 
+def down_monitor(make_monitor, resolve_as, channel):
+    """A tcp monitor of a name that does not resolve (a closed port could be taken meanwhile); opens at once."""
+    resolve_as({})
+    return make_monitor("tcp", url="nowhere.test:80", confirmationCount=1, channelIds=[channel["id"]])
+
+
 def test_send_outbox_sends_what_a_confirmed_outage_wrote_through_the_channel_type(
-    client, auth_headers, make_monitor, run_check, send_outbox, receiver, closed_port
+    client, auth_headers, make_monitor, run_check, send_outbox, receiver, resolve_as
 ):
     channel = slack_channel(client, auth_headers, f"{receiver.url}/hooks/ops")
-    monitor = make_monitor("tcp", url=f"127.0.0.1:{closed_port}", confirmationCount=1, channelIds=[channel["id"]])
+    monitor = down_monitor(make_monitor, resolve_as, channel)
     run = run_check(monitor["id"])
     (delivery_id,) = run.report.deliveries
     (outcome,) = send_outbox()
@@ -27,16 +33,16 @@ def test_send_outbox_sends_what_a_confirmed_outage_wrote_through_the_channel_typ
     (request,) = receiver.requests
     assert (request.method, request.path) == ("POST", "/hooks/ops")
     assert request.headers["content-type"] == "application/json"
-    assert request.json["text"] == "tcp monitor is down: Connection refused"
+    assert request.json["text"] == "tcp monitor is down: DNS: cannot resolve nowhere.test"
     assert send_outbox() == [], "a sent delivery is not sent again"
 
 
 def test_send_outbox_makes_one_attempt_and_reports_a_retry_still_pending(
-    client, auth_headers, make_monitor, run_check, send_outbox, receiver, closed_port
+    client, auth_headers, make_monitor, run_check, send_outbox, receiver, resolve_as
 ):
     receiver.answer(503, "busy", times=10)
     channel = slack_channel(client, auth_headers, f"{receiver.url}/hooks/ops")
-    monitor = make_monitor("tcp", url=f"127.0.0.1:{closed_port}", confirmationCount=1, channelIds=[channel["id"]])
+    monitor = down_monitor(make_monitor, resolve_as, channel)
     run_check(monitor["id"])
     (outcome,) = send_outbox()
     assert outcome.status == "pending" and "503" in outcome.last_error
