@@ -167,6 +167,7 @@ def register_blueprints(app: Flask) -> None:
         pings,
         profile,
         status,
+        types,
     )
     from aloft.web import account, pages
 
@@ -184,6 +185,7 @@ def register_blueprints(app: Flask) -> None:
         organization,
         profile,
         audit_log,
+        types,
     ):
         api.register_blueprint(resource.blp)
     before = set(app.blueprints)

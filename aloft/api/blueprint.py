@@ -11,6 +11,7 @@ admin's), both enforced before the view runs and both written into the OpenAPI d
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -23,7 +24,7 @@ from webargs.flaskparser import FlaskParser, abort
 from werkzeug.routing import BaseConverter
 
 from aloft.api import input_rules
-from aloft.api.fields import TypeName, document_text_rules
+from aloft.api.fields import TypeName, document_computed_defaults, document_text_rules
 from aloft.models import ID_PATTERN
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -102,6 +103,7 @@ class Api(flask_smorest.Api):
         # Each app's spec has a converter of its own; these run after apispec's own functions.
         self.ma_plugin.converter.add_attribute_function(offered_types)
         self.ma_plugin.converter.add_attribute_function(document_text_rules)
+        self.ma_plugin.converter.add_attribute_function(document_computed_defaults)
 
     def register_blueprint(self, blp: flask_smorest.Blueprint, **options: Any) -> None:
         super().register_blueprint(blp, **options)
@@ -116,12 +118,16 @@ class Blueprint(flask_smorest.Blueprint):
         self,
         *args: Any,
         scope_family: str | None = None,
+        any_key: bool = False,
         actions: Mapping[str, str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        #: None for endpoints that need no API key; "" for endpoints any caller may use.
+        #: None for endpoints that need no scope; "" for endpoints any caller may use.
         self.scope_family = scope_family
+        #: Whether a request needs an API key (or a signed-in browser): one with the scope, or, with
+        #: ``any_key`` (or a scope family of ""), any valid one.
+        self.needs_key = scope_family is not None or any_key
         #: HTTP method -> the role action (aloft.access) a caller needs, whatever its scopes.
         self.actions = dict(actions or {})
         #: Called with the app's spec once the blueprint is in it, to document what depends on the app.
@@ -138,17 +144,23 @@ class Blueprint(flask_smorest.Blueprint):
 
     def _document_authentication(self, doc: dict[str, Any], doc_info: Any, *, method: str, **kwargs: Any) -> dict:
         """Every operation says what it needs and how it refuses, from the same scope rule that enforces it."""
-        scope = self.required_scope(method.upper())
-        if self.scope_family is None:
+        if not self.needs_key:
             doc["security"] = []
             return doc
+        scope = self.required_scope(method.upper())
         doc["security"] = [{BEARER_SCHEME: []}]
         responses = doc.setdefault("responses", {})
         responses.setdefault(401, "UNAUTHORIZED")
-        responses.setdefault(403, "FORBIDDEN")
+        if self.scope_family is not None:  # any_key endpoints refuse only a missing or invalid key
+            responses.setdefault(403, "FORBIDDEN")
         responses.setdefault(429, "TOO_MANY_REQUESTS")
         docstring = doc_info.setdefault("docstring", {})
-        needs = f"Needs scope `{scope}`." if scope else "Needs an API key (or a signed-in browser), of any scope."
+        if scope:
+            needs = f"Needs scope `{scope}`."
+        elif self.scope_family is None:
+            needs = "Needs any valid API key, whatever its scopes."
+        else:
+            needs = "Needs an API key (or a signed-in browser), of any scope."
         if (action := self.required_action(method.upper())) is not None:
             needs += f" Only for roles that may {action} (admins)."
         docstring["description"] = "\n\n".join(filter(None, [needs, docstring.get("description")]))
@@ -156,13 +168,39 @@ class Blueprint(flask_smorest.Blueprint):
 
 
 def document_per_type(spec: APISpec, schema: type[ma.Schema], rules: Mapping[str, dict[str, Any]]) -> None:
-    """Add to ``schema``'s component what its ``type`` decides: for each type name, the schema
-    (``then``) the rest of the object must then also match, e.g. the type's own settings."""
-    component = spec.components.schemas[resolver(schema)]
-    component["allOf"] = [
-        {"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": then}
-        for name, then in sorted(rules.items())
-    ]
+    """Describe ``schema``'s component as one variant per type, keyed by its ``type`` property.
+
+    Each variant (component ``<Name>.<type>``) is the whole object with ``type`` fixed to that
+    name (``const``) and the properties ``rules[type]["properties"]`` gives in place of the
+    general ones (the type's settings, say), also requiring ``rules[type]["required"]``. The
+    component becomes their ``oneOf`` with a discriminator on ``type``: a JSON Schema validator
+    finds the one variant an object matches, Swagger UI shows one tab per type, and
+    openapi-python-client makes each variant a model of its own, told apart by its constant
+    ``type``, so a generated client has typed settings for every type this server offers.
+    """
+    if not rules:
+        return  # no type is offered: the general object is all there is to say
+    name = resolver(schema)
+    component = spec.components.schemas[name]
+    mapping = {}
+    for type_name, rule in sorted(rules.items()):
+        variant = copy.deepcopy(component)
+        variant["properties"].update(copy.deepcopy(rule.get("properties", {})))
+        variant["properties"]["type"] = {
+            **{key: value for key, value in component["properties"]["type"].items() if key == "description"},
+            "type": "string",
+            "const": type_name,
+        }
+        required = variant.setdefault("required", [])
+        required.extend(field for field in rule.get("required", []) if field not in required)
+        spec.components.schema(f"{name}.{type_name}", variant)
+        mapping[type_name] = f"#/components/schemas/{name}.{type_name}"
+    description = component.get("description")
+    component.clear()
+    if description:
+        component["description"] = description
+    component["oneOf"] = [{"$ref": reference} for reference in mapping.values()]
+    component["discriminator"] = {"propertyName": "type", "mapping": mapping}
 
 
 def type_schema_reference(spec: APISpec, name: str, schema: type[ma.Schema] | None) -> dict[str, Any]:

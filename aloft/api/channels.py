@@ -108,7 +108,13 @@ def document_channel_types(spec: APISpec, app: Flask) -> None:
     rules = {}
     for name in usable_channel_types(app):
         config_schema = types[name].config_schema
-        rules[name] = {"properties": {"config": type_schema_reference(spec, f"Config.{name}", config_schema)}}
+        # Without a schema, a type's config is taken as it comes (ChannelType.load_config).
+        config = (
+            {"type": "object"}
+            if config_schema is None
+            else type_schema_reference(spec, f"Config.{name}", config_schema)
+        )
+        rules[name] = {"properties": {"config": config}}
         if needs_input(config_schema):
             rules[name]["required"] = ["config"]
     document_per_type(spec, ChannelInputSchema, rules)
@@ -273,15 +279,8 @@ class ChannelTest(MethodView):
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         settings = app.extensions["aloft.settings"]
         now = utcnow()
-        notification = Notification(
-            kind="test",
-            at=now,
-            monitor_id="",
-            monitor_name=channel.name,
-            monitor_type=channel.type,
-            monitor_target=None,
-            link=settings.base_url,
-            channel_name=channel.name,
+        notification = Notification.test_message(
+            channel_name=channel.name, channel_type=channel.type, at=now, base_url=settings.base_url
         )
         claimed_until = now + lease(settings)
         delivery = Delivery(
