@@ -163,6 +163,7 @@ class Blueprint(flask_smorest.Blueprint):
         if not self.needs_key:
             doc["security"] = []
             return doc
+        scope = self.required_scope(method.upper())
         doc["security"] = SECURITY
         responses = doc.setdefault("responses", {})
         responses.setdefault(401, "UNAUTHORIZED")
