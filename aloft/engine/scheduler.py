@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flask import current_app
-from sqlalchemy import BigInteger, insert, literal, select, update
+from sqlalchemy import BigInteger, Select, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -130,6 +130,19 @@ def due_in(session: Session, since_ms: int, until_ms: int) -> list[Claim]:
 
     A stretch longer than a monitor's interval holds its latest grid point only.
     """
+    rows = session.execute(grid_query(since_ms, until_ms)).all()
+    session.commit()
+    claims = [Claim(monitor_id, latest_slot(until_ms, interval, key)) for monitor_id, interval, key in rows]
+    claims.sort(key=lambda claim: claim.slot_ms)
+    return claims
+
+
+def grid_query(since_ms: int, until_ms: int) -> Select[tuple[str, int, int]]:
+    """The monitors with a grid point in ``(since, until]``: unpaused, and reaching out (not passive).
+
+    Those two conditions are the predicate of the index ``ix_monitors_grid``, which holds
+    every column read, so passive monitors cost the grid nothing however many there are.
+    """
     interval_ms = Monitor.interval_seconds * literal(1000, BigInteger())
     phase = Monitor.spread_key % interval_ms
     # One more grid point has passed by ``until`` than by ``since``. All values are
@@ -137,15 +150,9 @@ def due_in(session: Session, since_ms: int, until_ms: int) -> list[Claim]:
     crossed = (literal(until_ms, BigInteger()) - phase) // interval_ms > (
         literal(since_ms, BigInteger()) - phase
     ) // interval_ms
-    rows = session.execute(
-        select(Monitor.id, Monitor.interval_seconds, Monitor.spread_key).where(
-            Monitor.paused.is_(False), Monitor.ping_token.is_(None), crossed
-        )
-    ).all()
-    session.commit()
-    claims = [Claim(monitor_id, latest_slot(until_ms, interval, key)) for monitor_id, interval, key in rows]
-    claims.sort(key=lambda claim: claim.slot_ms)
-    return claims
+    return select(Monitor.id, Monitor.interval_seconds, Monitor.spread_key).where(
+        Monitor.paused.is_(False), Monitor.ping_token.is_(None), crossed
+    )
 
 
 def batches(claims: list[Claim], size: int) -> Iterator[list[Claim]]:

@@ -1,9 +1,11 @@
 """Heartbeats judged at deadlines: a stored, indexed next deadline per passive monitor; runs, exit statuses
 and whole bodies (10 KB) on pings; incidents that name the ping that opened them.
 
-Passive monitors are no longer looked at on the grid. Each gets its next deadline here,
-from its newest ping (or its token's issue when never pinged) plus its interval and grace;
-the scheduler then finds missed deadlines with an indexed query.
+Passive monitors are no longer looked at on the grid, and the grid reads an index of the
+monitors that reach out (``ix_monitors_grid``), so passive ones cost its ticks nothing.
+Each passive monitor gets its next deadline here, from its newest ping (or its token's
+issue when never pinged) plus its interval and grace; the scheduler then finds missed
+deadlines with an indexed query.
 
 Revision ID: 0009
 Revises: 0008
@@ -51,6 +53,13 @@ def upgrade():
         batch_op.add_column(sa.Column("last_started_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("next_deadline_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_monitors_next_deadline", ["next_deadline_at"], unique=False)
+        batch_op.create_index(
+            "ix_monitors_grid",
+            ["interval_seconds", "spread_key", "id"],
+            unique=False,
+            sqlite_where=sa.text("paused IS 0 AND ping_token IS NULL"),
+            postgresql_where=sa.text("paused IS false AND ping_token IS NULL"),
+        )
     with op.batch_alter_table("pings", schema=None) as batch_op:
         batch_op.alter_column("body", existing_type=sa.String(length=1000), type_=sa.Text(), existing_nullable=True)
         batch_op.add_column(sa.Column("body_truncated", sa.Boolean(), server_default=sa.false(), nullable=False))
@@ -106,6 +115,7 @@ def downgrade():
         batch_op.drop_column("body_truncated")
         batch_op.alter_column("body", existing_type=sa.Text(), type_=sa.String(length=1000), existing_nullable=True)
     with op.batch_alter_table("monitors", schema=None) as batch_op:
+        batch_op.drop_index("ix_monitors_grid")
         batch_op.drop_index("ix_monitors_next_deadline")
         batch_op.drop_column("next_deadline_at")
         batch_op.drop_column("last_started_at")

@@ -1,6 +1,7 @@
 """The ingest endpoint: pings recorded by kind, no API key, 404 for unknown tokens, limited per token."""
 
 import logging
+from datetime import timedelta
 
 import pytest
 from heartbeat_support import create_heartbeat, ping_path, token_of
@@ -149,3 +150,25 @@ def test_nul_in_what_a_job_sends_is_kept_as_a_replacement_character(client, hear
     assert response.status_code == 200
     (ping,) = pings_of(heartbeat)
     assert (ping.body, ping.user_agent) == ("backup\ufffddone", "cron\ufffdjob")
+
+
+def test_the_usual_ping_is_taken_without_reading_the_monitor_through_the_orm(client, heartbeat):
+    path = ping_path(heartbeat)
+    assert client.get(path).status_code == 200  # the first makes the monitor up, and the process knows its token
+    sent = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        sent.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        responses = [client.get(path).status_code for _ in range(3)]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert responses == [200, 200, 200]
+    assert not [statement for statement in sent if "monitors" in statement], sent
+    assert len(pings_of(heartbeat)) == 4
+    monitor = db.session.get(Monitor, heartbeat["id"])
+    db.session.refresh(monitor)
+    assert monitor.last_ping_at == max(ping.received_at for ping in pings_of(heartbeat))
+    assert monitor.next_deadline_at > monitor.last_ping_at + timedelta(seconds=359)
