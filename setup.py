@@ -10,6 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["aloft", "aloft.*"]),
+    package_data={"aloft.web": ["templates/*.html", "static/*"]},
     install_requires=[
         "flask>=3.0",
         "flask-smorest>=0.45",
@@ -31,6 +32,7 @@ setup(
         "flask-swagger-ui>=5.34.0",
         "openapi-ui-bundles>=0.3.0",
         "cryptography>=42",
+        "flask-wtf>=1.2",
     ],
     extras_require={
         "test": [

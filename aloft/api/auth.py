@@ -76,6 +76,7 @@ def identify() -> None:
         g.auth_error = INVALID_TOKEN  # its minter left the organization: the key is as good as revoked
     else:
         g.api_key, g.rights = key, rights
+        g.org_id = key.org_id
 
 
 def enforce() -> ResponseReturnValue | None:
@@ -120,5 +121,5 @@ def caller_has_scope(scope: str) -> bool:
 
 
 def current_org_id() -> str:
-    """The calling key's organization: every query a view makes is scoped to it."""
-    return g.api_key.org_id
+    """The caller's organization (its key's, or the signed-in person's in the web UI): every query is scoped to it."""
+    return g.org_id

@@ -1,0 +1,55 @@
+"""The web UI's blueprint: its templates and static files, who is looking, and the headers every page carries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, redirect, request, url_for
+
+from aloft.web.viewer import current_viewer, load_viewer
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
+
+#: Scripts, styles and images from Aloft itself only; no inline script, no frames, forms post here.
+POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+#: The top navigation: (endpoint, label). "API" is named so by the guide.
+NAVIGATION = (
+    ("web.dashboard", "Dashboard"),
+    ("web.incidents", "Incidents"),
+    ("web.channels", "Channels"),
+    ("web.members", "Members"),
+    ("web.api_keys", "API"),
+)
+
+
+@bp.before_app_request
+def find_viewer() -> None:
+    load_viewer()
+
+
+@bp.after_app_request
+def protect(response: Response) -> Response:
+    """Every page outside the API and its docs gets the UI's headers (the API's JSON needs none of them)."""
+    if not request.path.startswith("/api/"):
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+    return response
+
+
+@bp.app_context_processor
+def layout() -> dict[str, Any]:
+    return {"viewer": current_viewer(), "navigation": NAVIGATION}
+
+
+def sign_in_first() -> Response:
+    """Where a page sends a visitor who is not signed in."""
+    return redirect(url_for("web.dashboard", next=request.full_path.rstrip("?")))
