@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from api_support import create_monitor
 from flask.testing import FlaskClient
-from web_support import csrf, record
+from web_support import TOKEN, csrf, record
 
 from aloft.checks import CheckResult
 from aloft.models import Organization
@@ -169,3 +169,17 @@ def test_a_notifications_incident_link_leads_to_the_incident_on_its_monitors_pag
     incident = client.get("/api/v1/incidents", headers=auth_headers).json["incidents"][0]
     page = client.get(f"/incidents/{incident['id']}")
     assert page.headers["Location"] == f"/monitors/{monitor['id']}#incident-{incident['id']}"
+
+
+def test_a_long_page_is_sent_gzipped_to_a_browser_that_takes_it(client, org, auth_headers, sign_in) -> None:
+    import gzip
+
+    sign_in(org)
+    for index in range(80):
+        create_monitor(client, auth_headers, name=f"service {index}")
+    plain = client.get("/")
+    zipped = client.get("/", headers={"Accept-Encoding": "gzip, deflate"})
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in zipped.headers["Vary"]
+    assert TOKEN.sub("", gzip.decompress(zipped.data).decode()) == TOKEN.sub("", plain.get_data(as_text=True))
+    assert len(zipped.data) < len(plain.data) / 3

