@@ -32,7 +32,10 @@ setup(
         "flask-swagger-ui>=5.34.0",
         "openapi-ui-bundles>=0.3.0",
         "cryptography>=42",
+        "flask-login>=0.6.3",
         "flask-wtf>=1.2",
+        "argon2-cffi>=23.1",
+        "zxcvbn>=4.4.28",
     ],
     extras_require={
         "test": [

@@ -8,14 +8,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, request
 from sqlalchemy import event
 
 from aloft import __version__, targets
 from aloft.api import input_rules
 from aloft.api.blueprint import SPEC_OPTIONS
 from aloft.config import ConfigError, Settings
-from aloft.extensions import api, db, migrate
+from aloft.extensions import api, csrf, db, migrate
 from aloft.migrations import MIGRATIONS_DIR
 from aloft.notify.channel_types import enabled_channel_types
 from aloft.plugins import load_plugins
@@ -102,9 +102,35 @@ def register_extensions(app: Flask) -> None:
             event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
     api.init_app(app)
+    register_browser_sessions(app)
     register_authentication(app)
     # After authentication, so that the body of a request refused for its key is never read.
     app.before_request(input_rules.read_streamed_body)
+
+
+def register_browser_sessions(app: Flask) -> None:
+    """Sessions for people's browsers, and CSRF protection of every state-changing browser request.
+
+    Every POST, PUT, PATCH and DELETE needs the CSRF token, except under ``/api/v1`` (an API
+    key is no cookie a page can make a browser send; a session there needs the token too,
+    see :mod:`aloft.api.auth`) and on plugins' own routes (the heartbeat ping URLs).
+    """
+    from aloft.people import sessions
+
+    sessions.init_app(app)
+    app.config["WTF_CSRF_CHECK_DEFAULT"] = False
+    csrf.init_app(app)
+    app.extensions["aloft.plugin_blueprints"] = set()
+
+    @app.before_request
+    def protect_browser_requests() -> None:
+        if request.method in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            return
+        if (request.path + "/").startswith("/api/v1/"):
+            return
+        if request.blueprint in app.extensions["aloft.plugin_blueprints"]:
+            return
+        csrf.protect()
 
 
 def register_authentication(app: Flask) -> None:
@@ -127,14 +153,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from aloft.api import channels, docs, health, history, incidents, keys, monitors, status
-    from aloft.web import pages
+    from aloft.web import account, pages
 
     api.register_blueprint(health.blp, url_prefix="/api/v1")
     for resource in (monitors, history, incidents, channels, status, keys):
         api.register_blueprint(resource.blp)
+    before = set(app.blueprints)
     app.extensions["aloft.plugins"].hook.register_blueprints(app=app)
+    app.extensions["aloft.plugin_blueprints"] = set(app.blueprints) - before
     app.register_blueprint(docs.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(account.bp)
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -90,12 +90,31 @@ SETTINGS: dict[str, tuple[str, str]] = {
     "ALOFT_KEEP_MINUTE_ROLLUPS_DAYS": ("`2`", "Days per-minute rollups are kept."),
     "ALOFT_KEEP_HOURLY_ROLLUPS_DAYS": ("`90`", "Days hourly rollups are kept."),
     "ALOFT_KEEP_DAILY_ROLLUPS_DAYS": ("`730`", "Days daily rollups are kept (`GET …/uptime?days=` reaches this far)."),
+    "ALOFT_SESSION_IDLE_HOURS": (
+        "`12`",
+        "Hours a browser session may stay unused before it ends (the person signs in again).",
+    ),
+    "ALOFT_SESSION_MAX_DAYS": ("`30`", "Days a browser session lasts at most, however much it is used."),
+    "ALOFT_KEEP_AUDIT_DAYS": ("`400`", "Days audit-log events are kept (`GET /api/v1/audit-log`)."),
     "ALOFT_CHECK_CONCURRENCY": (
         "`64`",
         "Checks each worker (or, embedded, the scheduler) runs at once, on threads of a child process "
         "of its own. Raise it when many monitored hosts are slow to answer.",
     ),
 }
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where Aloft's own e-mail (password resets, invitations) goes out: the e-mail channel's relay."""
+
+    host: str
+    port: int
+    tls: str
+    verify: bool
+    user: str | None
+    password: str | None = field(repr=False)
+    sender: str
 
 
 @dataclass(frozen=True)
@@ -126,6 +145,9 @@ class Settings:
     keep_minute_rollups_days: int = 2
     keep_hourly_rollups_days: int = 90
     keep_daily_rollups_days: int = 730
+    session_idle_hours: int = 12
+    session_max_days: int = 30
+    keep_audit_days: int = 400
     #: Every ``ALOFT_*`` variable, for channel types' own server settings (``ALOFT_SMTP_HOST``...).
     environment: Mapping[str, str] = field(default_factory=dict, hash=False, repr=False)
 
@@ -133,6 +155,38 @@ class Settings:
     def embedded(self) -> bool:
         """True when no Redis is configured: jobs run in-process."""
         return self.redis_url is None
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are sent over HTTPS only when the server is reached over HTTPS."""
+        return self.base_url.startswith("https://")
+
+    @property
+    def smtp_configured(self) -> bool:
+        """Whether Aloft can send e-mail itself (password resets, invitations): ``ALOFT_SMTP_HOST`` and ``_FROM``."""
+        return self.smtp is not None
+
+    @property
+    def smtp(self) -> SmtpSettings | None:
+        """The SMTP relay the e-mail channel uses (``ALOFT_SMTP_*``), for Aloft's own mail; None if unset."""
+        env = {name: value.strip() for name, value in self.environment.items()}
+        if not env.get("ALOFT_SMTP_HOST") or not env.get("ALOFT_SMTP_FROM"):
+            return None
+        tls = (env.get("ALOFT_SMTP_TLS") or "starttls").lower()
+        default_port = {"tls": 465, "none": 25}.get(tls, 587)
+        try:
+            port = int(env.get("ALOFT_SMTP_PORT") or default_port)
+        except ValueError:
+            raise ConfigError(f"ALOFT_SMTP_PORT: {env['ALOFT_SMTP_PORT']!r} is not a whole number") from None
+        return SmtpSettings(
+            host=env["ALOFT_SMTP_HOST"],
+            port=port,
+            tls=tls,
+            verify=(env.get("ALOFT_SMTP_VERIFY") or "true").lower() not in ("false", "0", "no"),
+            user=env.get("ALOFT_SMTP_USER") or None,
+            password=env.get("ALOFT_SMTP_PASSWORD") or None,
+            sender=env["ALOFT_SMTP_FROM"],
+        )
 
     @property
     def sqlite_file(self) -> Path | None:
@@ -202,6 +256,9 @@ class Settings:
             keep_minute_rollups_days=_integer(env, "ALOFT_KEEP_MINUTE_ROLLUPS_DAYS", 2, 1, 3650),
             keep_hourly_rollups_days=_integer(env, "ALOFT_KEEP_HOURLY_ROLLUPS_DAYS", 90, 1, 3650),
             keep_daily_rollups_days=_integer(env, "ALOFT_KEEP_DAILY_ROLLUPS_DAYS", 730, 1, 36500),
+            session_idle_hours=_integer(env, "ALOFT_SESSION_IDLE_HOURS", 12, 1, 24 * 365),
+            session_max_days=_integer(env, "ALOFT_SESSION_MAX_DAYS", 30, 1, 3650),
+            keep_audit_days=_integer(env, "ALOFT_KEEP_AUDIT_DAYS", 400, 1, 36500),
             environment={name: value for name, value in env.items() if name.startswith("ALOFT_")},
         )
 

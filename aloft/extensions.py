@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
 
 from aloft.api.blueprint import Api
 from aloft.models.base import Base
@@ -12,3 +14,5 @@ from aloft.models.base import Base
 db = SQLAlchemy(metadata=Base.metadata)
 migrate = Migrate()
 api = Api()
+login_manager = LoginManager()
+csrf = CSRFProtect()

@@ -29,6 +29,8 @@ SCOPES = (
     "alerts:write",
     "api-keys:read",
     "api-keys:write",
+    "team:read",
+    "team:write",
 )
 #: Named in the scope vocabulary Aloft follows but guarding nothing yet; refused on keys.
 RESERVED_SCOPES = (
@@ -36,8 +38,6 @@ RESERVED_SCOPES = (
     "status-pages:write",
     "maintenance:read",
     "maintenance:write",
-    "team:read",
-    "team:write",
 )
 
 

@@ -81,7 +81,7 @@ def test_a_key_holding_only_api_keys_write_cannot_revoke_the_admins_key(client, 
     assert response.status_code == 403
     assert response.json == {
         "error": "Cannot revoke a key with scopes the calling key does not have: "
-        "monitors:read, monitors:write, alerts:read, alerts:write, api-keys:read"
+        "monitors:read, monitors:write, alerts:read, alerts:write, api-keys:read, team:read, team:write"
     }
     assert client.get("/api/v1/status", headers=bearer(admin_token)).status_code == 200
 

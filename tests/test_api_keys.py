@@ -10,7 +10,7 @@ from aloft.keys import SCOPES, hash_token, looks_like_token
 from aloft.models import ApiKey, Membership, User
 from aloft.testing import issue_key
 
-KEY_FIELDS = {"id", "name", "prefix", "scopes", "createdAt", "expiresAt", "lastUsedAt"}
+KEY_FIELDS = {"id", "name", "prefix", "scopes", "createdAt", "expiresAt", "lastUsedAt", "mintedBy"}
 
 
 def test_listing_keys_shows_the_documented_fields_and_no_token(client, auth_headers, token):
@@ -54,7 +54,7 @@ def test_key_input_is_validated(client, auth_headers):
     cases = [
         ({}, ("name",)),
         ({"name": ""}, ("name",)),
-        ({"name": "x", "scopes": ["team:write"]}, ("scopes", 0)),
+        ({"name": "x", "scopes": ["status-pages:write"]}, ("scopes", 0)),
         ({"name": "x", "expiresAt": past}, ("expiresAt",)),
         ({"name": "x", "expiresAt": "tomorrow"}, ("expiresAt",)),
         ({"name": "x", "expiresAt": "9999-12-31T23:00:00-05:00"}, ("expiresAt",)),

@@ -42,4 +42,4 @@ def test_unknown_and_reserved_scopes_are_refused():
     with pytest.raises(InvalidScope, match="Unknown scope 'monitors:admin'"):
         validate_scopes(["monitors:admin"])
     with pytest.raises(InvalidScope, match="reserved"):
-        validate_scopes(["team:write"])
+        validate_scopes(["status-pages:write"])

@@ -7,25 +7,31 @@ from collections.abc import Callable
 import pytest
 from api_support import create_monitor
 from flask.testing import FlaskClient
+from people_support import person
+from people_support import sign_in as people_sign_in
 from web_support import TOKEN, csrf, record
 
 from aloft.checks import CheckResult
 from aloft.models import Organization
-from aloft.web import viewer as viewers
 
 EVIL_NAME = "{{7*7}}<script>alert(1)</script>"
 
 
 @pytest.fixture
-def sign_in(monkeypatch: pytest.MonkeyPatch) -> Callable[..., viewers.Viewer]:
-    """Sign a person into an organization with a role, as the people pages would."""
+def sign_in(client: FlaskClient) -> Callable[..., None]:
+    """Sign a new person into an organization with a role, through the sign-in page."""
 
-    def as_person(organization: Organization, role: str = "admin") -> viewers.Viewer:
-        viewer = viewers.Viewer("u-1", "ada@example.com", "Ada", organization.id, organization.name, role)
-        monkeypatch.setattr(viewers, "signed_in", lambda: viewer)
-        return viewer
+    def as_person(organization: Organization, role: str = "admin", email: str = "ada@example.com") -> None:
+        person(organization, role, email=email)
+        assert people_sign_in(client, email).status_code == 302
 
     return as_person
+
+
+def test_the_root_is_the_sign_in_page_until_someone_signs_in(client):
+    response = client.get("/")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert 'action="/signin"' in response.get_data(as_text=True)
 
 
 def table(page) -> str:

@@ -153,7 +153,7 @@ class IncidentAcknowledge(MethodView):
         if incident.status != "open":
             raise ApiError(409, "Only an open incident can be acknowledged; this one is resolved")
         if incident.acknowledged_at is None:
-            key = current_key()
+            key = acting_key()
             incident.acknowledged_at = utcnow()
             incident.acknowledged_by_key_id = key.id
             tell_channels(incident, "acknowledged", key)
@@ -173,13 +173,21 @@ class IncidentResolve(MethodView):
         """
         incident = find_incident(incident_id, lock=True)
         if incident.status == "open":
-            key = current_key()
+            key = acting_key()
             incident.status = "resolved"
             incident.resolved_at = max(utcnow(), incident.started_at)
             incident.resolved_by_key_id = key.id
             tell_channels(incident, "resolved", key)
         db.session.commit()
         return {"incident": detail(incident)}
+
+
+def acting_key() -> ApiKey:
+    """The key an incident records as acknowledging or resolving it: these need a key, not a browser session."""
+    key = current_key()
+    if key is None:
+        raise ApiError(403, "Acknowledging or resolving an incident needs an API key (it records the key's name)")
+    return key
 
 
 def find_incident(incident_id: str, *, lock: bool = False) -> Incident:

@@ -2,6 +2,8 @@
 
 A key cannot escalate: it grants only scopes it may use itself, mints no key that outlives
 it, and revokes (as an admin, by its minter's current role) only keys whose scopes it has.
+A signed-in person (a browser session) mints keys as themselves, with at most their role's
+scopes, and may revoke their own keys; an admin anyone's. Each key shows its minter.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from flask.views import MethodView
 from sqlalchemy import select
 
 from aloft.access import REVOKE_KEYS
-from aloft.api.auth import current_key, current_org_id, current_rights
+from aloft.api.auth import current_key, current_org_id, current_rights, current_user_id
 from aloft.api.blueprint import Blueprint
 from aloft.api.errors import ApiError
 from aloft.api.fields import Name, OkSchema, Timestamp
 from aloft.extensions import db
 from aloft.keys import SCOPES, new_key
-from aloft.models import ApiKey, Organization, is_id, utcnow
+from aloft.models import ApiKey, Organization, User, is_id, utcnow
+from aloft.people import audit
 from aloft.times import isoformat_z
 
 blp = Blueprint(
@@ -34,6 +37,12 @@ blp = Blueprint(
 KEY_NOT_FOUND = "API key not found"
 
 
+class MinterSchema(ma.Schema):
+    id = ma.fields.String(required=True)
+    email = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+
+
 class KeySchema(ma.Schema):
     id = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
@@ -42,6 +51,17 @@ class KeySchema(ma.Schema):
     created_at = Timestamp(data_key="createdAt", required=True)
     expires_at = Timestamp(data_key="expiresAt", allow_none=True, required=True)
     last_used_at = Timestamp(data_key="lastUsedAt", allow_none=True, required=True)
+    minted_by = ma.fields.Nested(
+        MinterSchema,
+        attribute="user",
+        data_key="mintedBy",
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "The person who minted the key (it acts with at most their role's scopes); "
+            "null for a key the operator made with `aloft keys create`, or whose minter was deleted."
+        },
+    )
 
     def dump_scopes(self, key: ApiKey) -> list[str]:
         return list(SCOPES) if key.scopes is None else key.scopes
@@ -107,30 +127,39 @@ class Keys(MethodView):
         The new key has the same minter as the calling key.
         """
         caller, rights = current_key(), current_rights()
+        caller_scopes = caller.scopes if caller is not None else None
+        caller_expiry = caller.expires_at if caller is not None else None
         if "scopes" in data:
             scopes = data["scopes"]
         else:
-            scopes = None if caller.scopes is None and not rights.lacks(None) else sorted(rights.scopes)
+            scopes = None if caller_scopes is None and not rights.lacks(None) else sorted(rights.scopes)
         missing = rights.lacks(scopes)
         if missing:
             raise ApiError(403, f"Cannot grant scopes the calling key does not have: {', '.join(missing)}")
-        expires_at = data.get("expires_at", caller.expires_at)
-        if caller.expires_at is not None and (expires_at is None or expires_at > caller.expires_at):
+        expires_at = data.get("expires_at", caller_expiry)
+        if (
+            caller is not None
+            and caller.expires_at is not None
+            and (expires_at is None or expires_at > caller.expires_at)
+        ):
             raise ApiError(
                 403,
                 "A key cannot mint a key that outlives it: expiresAt must not be later than "
                 f"{isoformat_z(caller.expires_at)}, when the calling key expires",
             )
-        organization = db.session.get(Organization, caller.org_id)
+        organization = db.session.get(Organization, current_org_id())
+        minter_id = current_user_id()
         key, token = new_key(
             current_app.extensions["aloft.settings"].secret_key,
             organization,
             data["name"],
             scopes=scopes,
             expires_at=expires_at,
-            user=caller.user,
+            user=db.session.get(User, minter_id) if minter_id else None,
         )
         db.session.add(key)
+        db.session.flush()
+        audit.record("key.created", organization.id, {"keyId": key.id, "name": key.name, "prefix": key.prefix})
         db.session.commit()
         key.token = token  # type: ignore[attr-defined]  # for this response only; never stored
         return {"key": key}
@@ -158,9 +187,12 @@ class KeyById(MethodView):
         )
         if key is None:
             raise ApiError(404, KEY_NOT_FOUND)
-        if key.id != current_key().id:
+        caller = current_key()
+        if caller is None or key.id != caller.id:
             rights = current_rights()
-            if not rights.may(REVOKE_KEYS):
+            # A person in their browser may revoke their own keys; a key only itself.
+            own = caller is None and key.user_id is not None and key.user_id == current_user_id()
+            if not (own or rights.may(REVOKE_KEYS)):
                 raise ApiError(403, "Only admins can revoke API keys")
             missing = rights.lacks(key.scopes)
             if missing:
@@ -168,5 +200,6 @@ class KeyById(MethodView):
                     403, f"Cannot revoke a key with scopes the calling key does not have: {', '.join(missing)}"
                 )
         key.revoked_at = utcnow()
+        audit.record("key.revoked", key.org_id, {"keyId": key.id, "name": key.name, "prefix": key.prefix})
         db.session.commit()
         return {"ok": True}

@@ -42,11 +42,14 @@ def client_address_caller() -> Caller:
 
 
 def api_caller() -> Caller:
-    """The calling API key, or the client IP when the request has no valid key."""
-    key = g.get("api_key")
-    if key is None:
-        return client_address_caller()
-    return Caller(f"key:{key.id}", current_app.extensions["aloft.settings"].rate_limit)
+    """The calling API key (or signed-in person), or the client IP when the request has neither."""
+    key, user = g.get("api_key"), g.get("session_user")
+    per_minute = current_app.extensions["aloft.settings"].rate_limit
+    if key is not None:
+        return Caller(f"key:{key.id}", per_minute)
+    if user is not None:
+        return Caller(f"user:{user.id}", per_minute)
+    return client_address_caller()
 
 
 def count_callers(app: Flask, blueprint: str, caller: Callable[[], Caller]) -> None:
@@ -105,7 +108,7 @@ def configure(app: Flask) -> Limiter:
     app.extensions[CALLERS] = {}
     # after_request hooks run in reverse order: this one runs after the limiter's.
     app.after_request(retry_after_only_when_limited)
-    return Limiter(
+    limiter = Limiter(
         key_func=rate_limit_key,
         app=app,
         application_limits=[current_limit],
@@ -113,3 +116,6 @@ def configure(app: Flask) -> Limiter:
         # flask-limiter exempts requests without an endpoint; an unknown path under /api/v1 counts too.
         request_identifier=lambda: request.endpoint or request.path,
     )
+    # Sign-in attempts are counted in the same storage (aloft.people.signin_limits).
+    app.extensions["aloft.limiter"] = limiter
+    return limiter

@@ -19,7 +19,7 @@ def signed_in_page(view: Callable[..., Any]) -> Callable[..., Any]:
         if current_viewer() is None:
             if request.method != "GET":
                 abort(401)
-            return redirect(url_for("web.dashboard", next=request.full_path.rstrip("?")))
+            return redirect(url_for("people.sign_in", next=request.full_path.rstrip("?")))
         return view(*args, **kwargs)
 
     return wrapper

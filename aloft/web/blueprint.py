@@ -5,9 +5,9 @@ from __future__ import annotations
 import gzip
 from typing import Any
 
-from flask import Blueprint, Response, redirect, request, url_for
+from flask import Blueprint, Response, request
 
-from aloft.web.viewer import current_viewer, load_viewer
+from aloft.web.viewer import current_viewer
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
 
@@ -31,11 +31,6 @@ NAVIGATION = (
     ("web.members", "Members"),
     ("web.api_keys", "API"),
 )
-
-
-@bp.before_app_request
-def find_viewer() -> None:
-    load_viewer()
 
 
 @bp.after_app_request
@@ -68,8 +63,3 @@ def compress(response: Response) -> None:
 @bp.app_context_processor
 def layout() -> dict[str, Any]:
     return {"viewer": current_viewer(), "navigation": NAVIGATION}
-
-
-def sign_in_first() -> Response:
-    """Where a page sends a visitor who is not signed in."""
-    return redirect(url_for("web.dashboard", next=request.full_path.rstrip("?")))

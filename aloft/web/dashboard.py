@@ -162,7 +162,7 @@ def state_version(org_id: str) -> int:
 @bp.get("/")
 def dashboard() -> Any:
     if current_viewer() is None:
-        return render_template("signed_out.html"), 200
+        return render_template("sign_in.html", next=request.args.get("next"))
     return show_dashboard()
 
 
@@ -193,10 +193,12 @@ def show_dashboard() -> str:
 
 
 @bp.get("/dashboard/changes")
-@signed_in_page
 def dashboard_changes() -> Response:
-    """204 while the organization's state version is ``since``; otherwise the new version."""
-    version = state_version(viewer().org_id)
+    """204 while the organization's state version is ``since``; otherwise the new version (401: signed out)."""
+    found = current_viewer()
+    if found is None:
+        return Response(status=401)
+    version = state_version(found.org_id)
     if request.args.get("since") == str(version):
         return Response(status=204)
     return jsonify({"version": version})

@@ -1,17 +1,14 @@
-"""Form handling the pages share: every form posts a CSRF token, checked before anything is read."""
+"""Form handling the pages share: every form posts a CSRF token, checked before anything is read.
+
+The app checks it on every browser request that changes something (aloft.app); a view checks it
+again itself, so that a page's safety does not hang on a setting elsewhere.
+"""
 
 from __future__ import annotations
 
 from flask import abort, request
-from flask_wtf.csrf import generate_csrf, validate_csrf
+from flask_wtf.csrf import validate_csrf
 from wtforms.validators import ValidationError
-
-from aloft.web.blueprint import bp
-
-
-@bp.app_context_processor
-def csrf_field() -> dict[str, object]:
-    return {"csrf_token": generate_csrf}
 
 
 def check_csrf() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from aloft.web import (  # noqa: F401  (each module adds its views to the blueprint)
-    account,
     channel_pages,
     dashboard,
     display,
