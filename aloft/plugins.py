@@ -53,8 +53,10 @@ class Plugins:
         self._distinfo = manager.list_plugin_distinfo()
         self.check_types: dict[str, type[CheckType]]
         self.channel_types: dict[str, type[ChannelType]]
-        self.check_types, self._check_type_plugins = self._collect("register_check_types", CheckType, "Check type")
-        self.channel_types, self._channel_type_plugins = self._collect(
+        self.check_types, self._check_type_plugins, self._check_type_providers = self._collect(
+            "register_check_types", CheckType, "Check type"
+        )
+        self.channel_types, self._channel_type_plugins, self._channel_type_providers = self._collect(
             "register_channel_types", ChannelType, "Channel type"
         )
 
@@ -64,6 +66,14 @@ class Plugins:
             if known is plugin:
                 return Distribution(dist.project_name, dist.version)
         return Distribution(self.manager.get_name(plugin) or repr(plugin), getattr(plugin, "__version__", None))
+
+    def check_type_distribution(self, name: str) -> Distribution:
+        """The distribution that provides the check type ``name``."""
+        return self.distribution(self._check_type_providers[name])
+
+    def channel_type_distribution(self, name: str) -> Distribution:
+        """The distribution that provides the channel type ``name``."""
+        return self.distribution(self._channel_type_providers[name])
 
     def describe(self) -> list[dict[str, Any]]:
         """Each plugin with its distribution, version, hooks, and the types it provides."""
@@ -83,7 +93,9 @@ class Plugins:
             )
         return sorted(described, key=lambda entry: entry["name"])
 
-    def _collect(self, hook_name: str, base: type, kind: str) -> tuple[dict[str, Any], dict[str, str]]:
+    def _collect(
+        self, hook_name: str, base: type, kind: str
+    ) -> tuple[dict[str, Any], dict[str, str], dict[str, object]]:
         # Each implementation is called on its own so a type can be traced to its plugin.
         types: dict[str, Any] = {}
         owners: dict[str, str] = {}
@@ -110,7 +122,7 @@ class Plugins:
                 types[name] = contributed
                 owners[name] = impl.plugin_name
                 providers[name] = impl.plugin
-        return types, owners
+        return types, owners, providers
 
 
 def load_plugins(disabled: frozenset[str] = frozenset(), extra: Iterable[object] = ()) -> Plugins:

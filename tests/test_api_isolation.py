@@ -43,7 +43,7 @@ def authenticated_routes(app):
     """(rule, method) of every route that needs an API key."""
     for rule in app.url_map.iter_rules():
         blueprint = app.blueprints.get(rule.endpoint.split(".")[0])
-        if getattr(blueprint, "scope_family", None) is not None:
+        if getattr(blueprint, "needs_key", False):
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 yield rule, method
 

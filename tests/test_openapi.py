@@ -52,10 +52,14 @@ def test_every_endpoint_is_documented(app, spec):
 def test_authenticated_operations_say_how_they_refuse(app, spec):
     for path, method, blueprint in api_routes(app):
         operation = spec["paths"][path][method]
-        if blueprint.scope_family is None:
+        if not blueprint.needs_key:
             assert operation["security"] == []
             continue
         assert operation["security"] == [{"bearerAuth": []}]
+        if blueprint.scope_family is None:  # any valid key
+            assert {"401", "429"} <= set(operation["responses"]), f"{method.upper()} {path}"
+            assert operation["description"].startswith("Needs any valid API key")
+            continue
         assert {"401", "403", "429"} <= set(operation["responses"]), f"{method.upper()} {path}"
         assert operation["description"].startswith("Needs scope `")
 
@@ -71,12 +75,21 @@ def test_errors_are_documented_with_the_real_body_not_flask_smorests(spec):
     }
 
 
+def variants(spec, name):
+    """The variants of a component described per type, by type name."""
+    schemas = spec["components"]["schemas"]
+    mapping = schemas[name]["discriminator"]["mapping"]
+    assert schemas[name]["oneOf"] == [{"$ref": reference} for reference in mapping.values()]
+    return {type_name: schemas[reference.rsplit("/", 1)[1]] for type_name, reference in mapping.items()}
+
+
 def test_monitor_input_documents_its_bounds(spec):
-    properties = spec["components"]["schemas"]["MonitorInput"]["properties"]
-    assert (properties["intervalSeconds"]["minimum"], properties["intervalSeconds"]["maximum"]) == (10, 86400)
-    assert (properties["confirmationCount"]["minimum"], properties["confirmationCount"]["maximum"]) == (1, 10)
-    assert (properties["timeoutSeconds"]["minimum"], properties["timeoutSeconds"]["maximum"]) == (1, 60)
-    assert set(spec["components"]["schemas"]["MonitorInput"]["required"]) == {"name", "type"}
+    for variant in variants(spec, "MonitorInput").values():
+        properties = variant["properties"]
+        assert (properties["intervalSeconds"]["minimum"], properties["intervalSeconds"]["maximum"]) == (10, 86400)
+        assert (properties["confirmationCount"]["minimum"], properties["confirmationCount"]["maximum"]) == (1, 10)
+        assert (properties["timeoutSeconds"]["minimum"], properties["timeoutSeconds"]["maximum"]) == (1, 60)
+        assert {"name", "type"} <= set(variant["required"])
 
 
 def test_the_type_enums_are_the_types_this_server_offers(tmp_path, aloft_database_url):
@@ -86,27 +99,54 @@ def test_the_type_enums_are_the_types_this_server_offers(tmp_path, aloft_databas
     )
     spec = app.test_client().get("/api/v1/openapi.json").json
     schemas = spec["components"]["schemas"]
-    assert schemas["MonitorInput"]["properties"]["type"]["enum"] == sorted(app.extensions["aloft.plugins"].check_types)
-    assert "ssl" not in schemas["MonitorInput"]["properties"]["type"]["enum"]
-    assert schemas["ChannelInput"]["properties"]["type"]["enum"] == ["slack"]
+    check_types = sorted(app.extensions["aloft.plugins"].check_types)
+    assert list(variants(spec, "MonitorInput")) == check_types and "ssl" not in check_types
+    assert schemas["MonitorPatch"]["properties"]["type"]["enum"] == check_types
+    assert list(variants(spec, "ChannelInput")) == ["slack"]
     assert schemas["ChannelPatch"]["properties"]["type"]["enum"] == ["slack"]
 
 
-def test_each_type_brings_its_settings_and_says_whether_it_needs_a_url(spec):
+def test_each_type_is_a_variant_with_its_settings_and_says_whether_it_needs_a_url(spec):
     schemas = spec["components"]["schemas"]
-    rules = {rule["if"]["properties"]["type"]["const"]: rule["then"] for rule in schemas["MonitorInput"]["allOf"]}
-    assert set(rules) == set(schemas["MonitorInput"]["properties"]["type"]["enum"])
-    assert rules["http"]["required"] == ["url"] and "required" not in rules["heartbeat"]
-    assert rules["http"]["properties"]["settings"] == {"$ref": "#/components/schemas/Settings.http"}
-    assert rules["tcp"]["properties"]["settings"] == {"type": "object", "maxProperties": 0}
+    monitors = variants(spec, "MonitorInput")
+    assert {name: variant["properties"]["type"]["const"] for name, variant in monitors.items()} == {
+        name: name for name in monitors
+    }
+    assert schemas["MonitorInput"]["discriminator"]["propertyName"] == "type"
+    assert "url" in monitors["http"]["required"] and "url" not in monitors["heartbeat"]["required"]
+    assert (
+        monitors["http"]["properties"]["url"]["type"] == "string"
+        and "default" not in monitors["http"]["properties"]["url"]
+    )
+    assert monitors["heartbeat"]["properties"]["url"]["type"] == ["string", "null"]
+    assert monitors["http"]["properties"]["settings"] == {"$ref": "#/components/schemas/Settings.http"}
+    assert monitors["tcp"]["properties"]["settings"] == {"type": "object", "maxProperties": 0}
+    assert monitors["http"]["additionalProperties"] is False
     http = schemas["Settings.http"]
     assert http["additionalProperties"] is False and http["properties"]["method"]["enum"][0] == "GET"
-    channels = {rule["if"]["properties"]["type"]["const"]: rule["then"] for rule in schemas["ChannelInput"]["allOf"]}
-    assert channels["slack"] == {
-        "properties": {"config": {"$ref": "#/components/schemas/Config.slack"}},
-        "required": ["config"],
-    }
+    assert http["properties"]["expectedStatusCodes"]["default"] == ["200-399"]
+    slack = variants(spec, "ChannelInput")["slack"]
+    assert slack["properties"]["config"] == {"$ref": "#/components/schemas/Config.slack"}
+    assert slack["required"] == ["name", "type", "config"]
     assert schemas["Config.slack"]["required"] == ["webhookUrl"]
+
+
+def test_the_type_variants_validate_what_the_api_takes(client, auth_headers, spec):
+    """A JSON Schema validator reading the document agrees with the API on a monitor of each kind."""
+    from jsonschema import Draft202012Validator
+
+    document = {**spec["components"]["schemas"]["MonitorInput"], "components": spec["components"]}
+    validator = Draft202012Validator(document)
+    good = {"name": "site", "type": "http", "url": "https://example.com", "settings": {"method": "HEAD"}}
+    for monitor, status in (
+        (good, 201),
+        ({**good, "settings": {"method": "FETCH"}}, 400),
+        ({**good, "type": "heartbeat", "url": None, "settings": {"graceSeconds": 5}}, 201),
+        ({"name": "no url", "type": "tcp"}, 400),
+        ({**good, "type": "tcp", "url": "example.com:443", "settings": {"method": "GET"}}, 400),
+    ):
+        assert validator.is_valid(monitor) == (status == 201), monitor
+        assert client.post("/api/v1/monitors", json=monitor, headers=auth_headers).status_code == status, monitor
 
 
 def test_every_string_a_client_sends_says_what_it_may_hold(spec):
@@ -117,9 +157,17 @@ def test_every_string_a_client_sends_says_what_it_may_hold(spec):
                 assert rule["format"] == "uuid" and rule["pattern"] == ID_PATTERN, (path, parameter)
             elif rule["type"] == "string":
                 assert {"pattern", "enum", "format"} & rule.keys(), (method, path, parameter)
-        for field, rule in (body or {}).get("properties", {}).items():
+        for field, rule in [item for schema in bodies(spec, body) for item in schema.get("properties", {}).items()]:
             if "string" in rule.get("type", []):
-                assert {"pattern", "enum", "format"} & rule.keys(), (method, path, field)
+                assert {"pattern", "enum", "format", "const"} & rule.keys(), (method, path, field)
+
+
+def bodies(spec, body):
+    """A request body's schema, or each of its variants."""
+    if body is None:
+        return []
+    references = [variant["$ref"] for variant in body.get("oneOf", [])]
+    return [spec["components"]["schemas"][reference.rsplit("/", 1)[1]] for reference in references] or [body]
 
 
 CHARACTERS = st.one_of(st.characters(), st.sampled_from(" \t\n\r\x00\x85\xa0\u2028\ufeff\x1c-:/"))

@@ -45,7 +45,7 @@ LAST_USED_RESOLUTION = timedelta(seconds=60)
 def endpoint_blueprint() -> Blueprint | None:
     """The Aloft blueprint serving this request, if it needs an API key."""
     blueprint = current_app.blueprints.get(request.blueprint or "")
-    if isinstance(blueprint, Blueprint) and blueprint.scope_family is not None:
+    if isinstance(blueprint, Blueprint) and blueprint.needs_key:
         return blueprint
     return None
 

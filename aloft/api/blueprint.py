@@ -8,6 +8,7 @@ strings to :mod:`aloft.api.input_rules`, and carries the scope family its endpoi
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
@@ -20,7 +21,7 @@ from webargs.flaskparser import FlaskParser, abort
 from werkzeug.routing import BaseConverter
 
 from aloft.api import input_rules
-from aloft.api.fields import TypeName, document_text_rules
+from aloft.api.fields import TypeName, document_computed_defaults, document_text_rules
 from aloft.models import ID_PATTERN
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -99,6 +100,7 @@ class Api(flask_smorest.Api):
         # Each app's spec has a converter of its own; these run after apispec's own functions.
         self.ma_plugin.converter.add_attribute_function(offered_types)
         self.ma_plugin.converter.add_attribute_function(document_text_rules)
+        self.ma_plugin.converter.add_attribute_function(document_computed_defaults)
 
     def register_blueprint(self, blp: flask_smorest.Blueprint, **options: Any) -> None:
         super().register_blueprint(blp, **options)
@@ -109,10 +111,12 @@ class Api(flask_smorest.Api):
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
 
-    def __init__(self, *args: Any, scope_family: str | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, scope_family: str | None = None, any_key: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: None for endpoints that need no API key.
+        #: None for endpoints that need no scope.
         self.scope_family = scope_family
+        #: Whether a request needs an API key: one with the scope, or with ``any_key``, any valid key.
+        self.needs_key = scope_family is not None or any_key
         #: Called with the app's spec once the blueprint is in it, to document what depends on the app.
         self.documenters: list[Callable[[APISpec, Flask], None]] = []
         self._prepare_doc_cbks.append(self._document_authentication)
@@ -124,28 +128,56 @@ class Blueprint(flask_smorest.Blueprint):
 
     def _document_authentication(self, doc: dict[str, Any], doc_info: Any, *, method: str, **kwargs: Any) -> dict:
         """Every operation says what it needs and how it refuses, from the same scope rule that enforces it."""
-        scope = self.required_scope(method.upper())
-        if scope is None:
+        if not self.needs_key:
             doc["security"] = []
             return doc
+        scope = self.required_scope(method.upper())
         doc["security"] = [{BEARER_SCHEME: []}]
         responses = doc.setdefault("responses", {})
         responses.setdefault(401, "UNAUTHORIZED")
-        responses.setdefault(403, "FORBIDDEN")
+        if scope is not None:
+            responses.setdefault(403, "FORBIDDEN")
         responses.setdefault(429, "TOO_MANY_REQUESTS")
         docstring = doc_info.setdefault("docstring", {})
-        docstring["description"] = "\n\n".join(filter(None, [f"Needs scope `{scope}`.", docstring.get("description")]))
+        needs = f"Needs scope `{scope}`." if scope is not None else "Needs any valid API key, whatever its scopes."
+        docstring["description"] = "\n\n".join(filter(None, [needs, docstring.get("description")]))
         return doc
 
 
 def document_per_type(spec: APISpec, schema: type[ma.Schema], rules: Mapping[str, dict[str, Any]]) -> None:
-    """Add to ``schema``'s component what its ``type`` decides: for each type name, the schema
-    (``then``) the rest of the object must then also match, e.g. the type's own settings."""
-    component = spec.components.schemas[resolver(schema)]
-    component["allOf"] = [
-        {"if": {"properties": {"type": {"const": name}}, "required": ["type"]}, "then": then}
-        for name, then in sorted(rules.items())
-    ]
+    """Describe ``schema``'s component as one variant per type, keyed by its ``type`` property.
+
+    Each variant (component ``<Name>.<type>``) is the whole object with ``type`` fixed to that
+    name (``const``) and the properties ``rules[type]["properties"]`` gives in place of the
+    general ones (the type's settings, say), also requiring ``rules[type]["required"]``. The
+    component becomes their ``oneOf`` with a discriminator on ``type``: a JSON Schema validator
+    finds the one variant an object matches, Swagger UI shows one tab per type, and
+    openapi-python-client makes each variant a model of its own, told apart by its constant
+    ``type``, so a generated client has typed settings for every type this server offers.
+    """
+    if not rules:
+        return  # no type is offered: the general object is all there is to say
+    name = resolver(schema)
+    component = spec.components.schemas[name]
+    mapping = {}
+    for type_name, rule in sorted(rules.items()):
+        variant = copy.deepcopy(component)
+        variant["properties"].update(copy.deepcopy(rule.get("properties", {})))
+        variant["properties"]["type"] = {
+            **{key: value for key, value in component["properties"]["type"].items() if key == "description"},
+            "type": "string",
+            "const": type_name,
+        }
+        required = variant.setdefault("required", [])
+        required.extend(field for field in rule.get("required", []) if field not in required)
+        spec.components.schema(f"{name}.{type_name}", variant)
+        mapping[type_name] = f"#/components/schemas/{name}.{type_name}"
+    description = component.get("description")
+    component.clear()
+    if description:
+        component["description"] = description
+    component["oneOf"] = [{"$ref": reference} for reference in mapping.values()]
+    component["discriminator"] = {"propertyName": "type", "mapping": mapping}
 
 
 def type_schema_reference(spec: APISpec, name: str, schema: type[ma.Schema] | None) -> dict[str, Any]:

@@ -107,7 +107,13 @@ def document_channel_types(spec: APISpec, app: Flask) -> None:
     rules = {}
     for name in usable_channel_types(app):
         config_schema = types[name].config_schema
-        rules[name] = {"properties": {"config": type_schema_reference(spec, f"Config.{name}", config_schema)}}
+        # Without a schema, a type's config is taken as it comes (ChannelType.load_config).
+        config = (
+            {"type": "object"}
+            if config_schema is None
+            else type_schema_reference(spec, f"Config.{name}", config_schema)
+        )
+        rules[name] = {"properties": {"config": config}}
         if needs_input(config_schema):
             rules[name]["required"] = ["config"]
     document_per_type(spec, ChannelInputSchema, rules)

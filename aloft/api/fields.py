@@ -142,3 +142,11 @@ def document_text_rules(converter: Any, field: ma.fields.Field, ret: dict[str, A
     if isinstance(field, ma.fields.Dict):
         return {"propertyNames": field.metadata.get("propertyNames", {"pattern": NO_NUL_PATTERN})}
     return {}
+
+
+def document_computed_defaults(converter: Any, field: ma.fields.Field, ret: dict[str, Any], **kwargs: Any) -> dict:
+    """An apispec attribute function: a default computed by a function (``load_default=list``, so that
+    no two loads share one list) is documented by its value, as a plain default is."""
+    if "default" not in ret and callable(field.load_default):
+        return {"default": field._serialize(field.load_default(), None, None)}
+    return {}

@@ -7,6 +7,7 @@ from typing import Any
 
 import marshmallow as ma
 from apispec import APISpec
+from apispec.ext.marshmallow import resolver
 from flask import Flask, current_app
 from flask.views import MethodView
 from sqlalchemy import delete, select
@@ -130,6 +131,9 @@ class MonitorInputSchema(ma.Schema):
 
 def document_check_types(spec: APISpec, app: Flask) -> None:
     """A monitor's settings are those of its type, and a type that reaches out needs a url."""
+    general_url = spec.components.schemas[resolver(MonitorInputSchema)]["properties"]["url"]
+    # A type that reaches out takes a url and nothing else: not null, no default.
+    url = {key: value for key, value in general_url.items() if key != "default"} | {"type": "string"}
     rules = {}
     for name, check_type in installed_check_types(app).items():
         then: dict[str, Any] = {
@@ -137,7 +141,7 @@ def document_check_types(spec: APISpec, app: Flask) -> None:
         }
         required = ["settings"] if needs_input(check_type.settings_schema) else []
         if check_type.requires_url:
-            then["properties"]["url"] = {"type": "string"}
+            then["properties"]["url"] = url
             required.append("url")
         if required:
             then["required"] = required
