@@ -128,8 +128,8 @@ def test_the_monitor_page_shows_status_cause_stats_and_charts(client, org, auth_
     monitor = create_monitor(client, auth_headers, name="Shop", confirmationCount=1)
     record(
         monitor["id"],
-        CheckResult(ok=True, latency_ms=120.0),
-        CheckResult(ok=True, latency_ms=180.0),
+        CheckResult(ok=True, latency_ms=150.0),
+        CheckResult(ok=True, latency_ms=150.0),
         CheckResult(ok=False, latency_ms=None, cause="HTTP 503"),
     )
     text = client.get(f"/monitors/{monitor['id']}").get_data(as_text=True)
@@ -189,3 +189,35 @@ def test_a_long_page_is_sent_gzipped_to_a_browser_that_takes_it(client, org, aut
     assert zipped.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in zipped.headers["Vary"]
     assert TOKEN.sub("", gzip.decompress(zipped.data).decode()) == TOKEN.sub("", plain.get_data(as_text=True))
     assert len(zipped.data) < len(plain.data) / 3
+
+
+def test_a_person_acknowledges_then_resolves_an_incident_and_is_named_for_it(client, org, auth_headers, sign_in):
+    sign_in(org, "member")
+    monitor = create_monitor(client, auth_headers, name="Shop", confirmationCount=1)
+    record(monitor["id"], CheckResult(ok=False, cause="HTTP 503"))
+    incident = client.get("/api/v1/incidents", headers=auth_headers).json["incidents"][0]
+    page = client.get("/incidents?status=open").get_data(as_text=True)
+    assert ">Acknowledge<" in page and "HTTP 503" in page
+
+    form = {"csrf_token": csrf(client, "/incidents"), "next": "/incidents"}
+    answer = client.post(f"/incidents/{incident['id']}/acknowledge", data=form)
+    assert answer.headers["Location"] == f"/incidents#incident-{incident['id']}"
+    after = client.get(f"/api/v1/incidents/{incident['id']}", headers=auth_headers).json["incident"]
+    assert after["acknowledgedAt"] and after["acknowledgedBy"]["name"] == "Ada"
+    client.post(f"/incidents/{incident['id']}/resolve", data=form)
+    after = client.get(f"/api/v1/incidents/{incident['id']}", headers=auth_headers).json["incident"]
+    assert (after["status"], after["resolution"], after["resolvedBy"]["name"]) == ("resolved", "manual", "Ada")
+    page = client.get("/incidents?status=resolved").get_data(as_text=True)
+    assert "by Ada" in page and ">Acknowledge<" not in page
+
+
+def test_a_viewer_sees_incidents_without_buttons_and_is_refused_the_actions(client, org, auth_headers, sign_in):
+    sign_in(org, "viewer")
+    monitor = create_monitor(client, auth_headers, name="Shop", confirmationCount=1)
+    record(monitor["id"], CheckResult(ok=False, cause="HTTP 503"))
+    incident = client.get("/api/v1/incidents", headers=auth_headers).json["incidents"][0]
+    page = client.get("/incidents").get_data(as_text=True)
+    assert "HTTP 503" in page and ">Acknowledge<" not in page
+    answer = client.post(f"/incidents/{incident['id']}/acknowledge", data={"csrf_token": csrf(client, "/incidents")})
+    assert answer.status_code == 403
+    assert client.get(f"/api/v1/incidents/{incident['id']}", headers=auth_headers).json["incident"]["acknowledgedAt"] is None

@@ -9,7 +9,7 @@ from typing import Any
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import delete, select
 
-from aloft.api.incidents import describe, find_incident, key_names
+from aloft.api.incidents import actor_names, describe, find_incident
 from aloft.api.monitors import apply_input, check_types, find_monitor, monitor_stats, stored_input
 from aloft.extensions import db
 from aloft.models import CheckResult, Incident, Monitor, Ping, utcnow
@@ -44,7 +44,7 @@ def monitor(monitor_id: str) -> str:
     incident_rows = db.session.scalars(
         select(Incident).where(Incident.monitor_id == found.id).order_by(Incident.started_at.desc()).limit(10)
     ).all()
-    keys = key_names({key for i in incident_rows for key in (i.acknowledged_by_key_id, i.resolved_by_key_id)})
+    keys = actor_names(incident_rows)
     incidents = [describe(incident, found.name, keys) for incident in incident_rows]
     open_incident = next((incident for incident in incidents if incident["status"] == "open"), None)
     check_type = check_types().get(found.type)
