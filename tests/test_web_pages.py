@@ -220,4 +220,7 @@ def test_a_viewer_sees_incidents_without_buttons_and_is_refused_the_actions(clie
     assert "HTTP 503" in page and ">Acknowledge<" not in page
     answer = client.post(f"/incidents/{incident['id']}/acknowledge", data={"csrf_token": csrf(client, "/incidents")})
     assert answer.status_code == 403
-    assert client.get(f"/api/v1/incidents/{incident['id']}", headers=auth_headers).json["incident"]["acknowledgedAt"] is None
+    assert (
+        client.get(f"/api/v1/incidents/{incident['id']}", headers=auth_headers).json["incident"]["acknowledgedAt"]
+        is None
+    )

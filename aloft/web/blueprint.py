@@ -36,7 +36,7 @@ NAVIGATION = (
 @bp.after_app_request
 def protect(response: Response) -> Response:
     """Every page outside the API and its docs gets the UI's headers (the API's JSON needs none of them)."""
-    if not request.path.startswith("/api/"):
+    if not request.path.startswith("/api/v1/"):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         compress(response)
