@@ -28,9 +28,16 @@ from aloft.models import ApiKey
 READ_SCOPES = frozenset(scope for scope in SCOPES if scope.endswith(":read"))
 
 #: The scopes a role's keys (and sessions) may use; a key's own scopes beyond these are dormant.
+#: A viewer writes nothing but keys: read-only keys of their own (see ROLE_GRANTS).
 ROLE_SCOPES: dict[str, frozenset[str]] = {
     "admin": frozenset(SCOPES),
     "member": frozenset(SCOPES) - {"team:write"},
+    "viewer": READ_SCOPES | {"api-keys:write"},
+}
+#: The scopes a role may put on a key it mints.
+ROLE_GRANTS: dict[str, frozenset[str]] = {
+    "admin": ROLE_SCOPES["admin"],
+    "member": ROLE_SCOPES["member"],
     "viewer": READ_SCOPES,
 }
 
@@ -66,10 +73,20 @@ class Rights:
     def may(self, action: str) -> bool:
         return action in ROLE_ACTIONS[self.role]
 
+    @property
+    def grantable(self) -> frozenset[str]:
+        """The scopes a key minted with these rights may hold."""
+        return self.scopes & ROLE_GRANTS[self.role]
+
     def lacks(self, scopes: list[str] | None) -> list[str]:
         """Of ``scopes`` (None: all of them), those these rights do not have, in canonical order."""
         wanted = SCOPES if scopes is None else scopes
         return [scope for scope in SCOPES if scope in wanted and scope not in self.scopes]
+
+    def cannot_grant(self, scopes: list[str] | None) -> list[str]:
+        """Of ``scopes`` (None: all of them), those a key minted with these rights may not hold."""
+        wanted = SCOPES if scopes is None else scopes
+        return [scope for scope in SCOPES if scope in wanted and scope not in self.grantable]
 
 
 def role_rights(role: str) -> Rights:

@@ -152,11 +152,37 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from aloft.api import channels, docs, health, history, incidents, keys, monitors, status, types
+    from aloft.api import (
+        channels,
+        docs,
+        health,
+        history,
+        incidents,
+        invites,
+        keys,
+        members,
+        monitors,
+        organization,
+        profile,
+        status,
+        types,
+    )
     from aloft.web import account, pages
 
     api.register_blueprint(health.blp, url_prefix="/api/v1")
-    for resource in (monitors, history, incidents, channels, status, keys, types):
+    for resource in (
+        monitors,
+        history,
+        incidents,
+        channels,
+        status,
+        keys,
+        members,
+        invites,
+        organization,
+        profile,
+        types,
+    ):
         api.register_blueprint(resource.blp)
     before = set(app.blueprints)
     app.extensions["aloft.plugins"].hook.register_blueprints(app=app)

@@ -10,7 +10,8 @@ from aloft.checks import CheckResult
 from aloft.engine.scheduler import now_ms
 from aloft.engine.state import record_many
 from aloft.extensions import db
-from aloft.models import ApiKey, Delivery, Incident
+from aloft.models import ApiKey, Delivery, Incident, Membership, User
+from aloft.people import invites
 from aloft.testing import issue_key
 
 SLOT = 1_800_000_000_000
@@ -23,6 +24,8 @@ BODIES = {
     "channels": {"PUT": SLACK, "PATCH": {"name": "renamed"}},
     "incidents": {},
     "keys": {},
+    "members": {"PATCH": {"role": "viewer"}},
+    "invites": {},
 }
 
 
@@ -36,7 +39,18 @@ def foreign_ids(app, client, other_org):
     record_many(db.session, [(monitor["id"], SLOT + n * 60_000, CheckResult(False, None, "x")) for n in range(2)])
     db.session.commit()
     incident_id = db.session.scalar(select(Incident.id).where(Incident.monitor_id == monitor["id"]))
-    return {"monitor_id": monitor["id"], "key_id": key.id, "channel_id": channel.id, "incident_id": incident_id}
+    member = Membership(org_id=other_org.id, user=User(email="other@example.com"), role="admin")
+    db.session.add(member)
+    db.session.commit()
+    invite, _url, _emailed = invites.invite(other_org, "invited@example.com", "member", None)
+    return {
+        "monitor_id": monitor["id"],
+        "key_id": key.id,
+        "channel_id": channel.id,
+        "incident_id": incident_id,
+        "member_id": member.id,
+        "invite_id": invite.id,
+    }
 
 
 def authenticated_routes(app):
@@ -89,7 +103,12 @@ def holdings(app, client, organization):
     an incident that opened and resolved, and a delivery (the channel's test message). Returns the
     caller's headers, the ids to put in list URLs, and every id and name that must stay inside the
     organization."""
-    _, token = issue_key(app, organization, f"{organization.slug} key")
+    admin = User(email=f"admin@{organization.slug}.example.com", name=f"{organization.slug} admin")
+    membership = Membership(org_id=organization.id, user=admin, role="admin")
+    db.session.add(membership)
+    db.session.commit()
+    invite, _url, _emailed = invites.invite(organization, f"new@{organization.slug}.example.com", "viewer", admin)
+    _, token = issue_key(app, organization, f"{organization.slug} key", user=admin)
     headers = bearer(token)
     channel = client.post(
         "/api/v1/channels", json={**SLACK, "name": f"{organization.slug} channel"}, headers=headers
@@ -107,8 +126,11 @@ def holdings(app, client, organization):
         *db.session.scalars(select(Incident.id).where(Incident.monitor_id == monitor["id"])),
         *db.session.scalars(select(Delivery.id).where(Delivery.channel_id == channel["id"])),
         *db.session.scalars(select(ApiKey.id).where(ApiKey.org_id == organization.id)),
+        membership.id,
+        invite.id,
+        admin.email,
     ]
-    assert len(ids) == 5, "every kind of object, or the test proves nothing"
+    assert len(ids) == 8, "every kind of object, or the test proves nothing"
     return headers, {"monitor_id": monitor["id"], "channel_id": channel["id"]}, [*ids, organization.slug]
 
 
@@ -136,6 +158,10 @@ def test_every_list_answers_the_same_whatever_another_org_holds(app, client, org
         "/api/v1/channels/<channel_id>/deliveries",
         "/api/v1/status",
         "/api/v1/keys",
+        "/api/v1/members",
+        "/api/v1/invites",
+        "/api/v1/organization",
+        "/api/v1/profile",
     }
 
     other_headers, other_url_ids, _ = holdings(app, client, other_org)

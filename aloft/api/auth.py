@@ -123,6 +123,9 @@ def enforce() -> ResponseReturnValue | None:
     scope = blueprint.required_scope(request.method) if blueprint else None
     if scope is not None and not g.rights.has_scope(scope):
         return error_response(403, f"Missing required scope: {scope}")
+    action = blueprint.required_action(request.method) if blueprint else None
+    if action is not None and not g.rights.may(action):
+        return error_response(403, f"Your role ({g.rights.role}) may not {action}; ask an admin")
     if g.api_key is not None:
         _touch(g.api_key)
     return None

@@ -3,7 +3,10 @@
 ``Api`` documents every error response with :class:`ErrorSchema`; ``Blueprint`` parses
 arguments with a parser that answers 400 (not flask-smorest's 422), holds bodies and query
 strings to :mod:`aloft.api.input_rules`, and carries the scope family its endpoints need
-(``monitors`` → ``monitors:read`` for reads, ``monitors:write`` for writes).
+(``monitors`` → ``monitors:read`` for reads, ``monitors:write`` for writes) and, per method, the
+action of :mod:`aloft.access` the caller's role must have (``actions``: managing members is an
+admin's), both enforced before the view runs and both written into the OpenAPI document.
+``scope_family=""`` is an endpoint that needs a caller but no particular scope (the profile).
 """
 
 from __future__ import annotations
@@ -111,20 +114,33 @@ class Api(flask_smorest.Api):
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
 
-    def __init__(self, *args: Any, scope_family: str | None = None, any_key: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        scope_family: str | None = None,
+        any_key: bool = False,
+        actions: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
-        #: None for endpoints that need no scope.
+        #: None for endpoints that need no scope; "" for endpoints any caller may use.
         self.scope_family = scope_family
-        #: Whether a request needs an API key: one with the scope, or with ``any_key``, any valid key.
+        #: Whether a request needs an API key (or a signed-in browser): one with the scope, or, with
+        #: ``any_key`` (or a scope family of ""), any valid one.
         self.needs_key = scope_family is not None or any_key
+        #: HTTP method -> the role action (aloft.access) a caller needs, whatever its scopes.
+        self.actions = dict(actions or {})
         #: Called with the app's spec once the blueprint is in it, to document what depends on the app.
         self.documenters: list[Callable[[APISpec, Flask], None]] = []
         self._prepare_doc_cbks.append(self._document_authentication)
 
     def required_scope(self, method: str) -> str | None:
-        if self.scope_family is None:
+        if not self.scope_family:
             return None
         return f"{self.scope_family}:{'read' if method in READ_METHODS else 'write'}"
+
+    def required_action(self, method: str) -> str | None:
+        return self.actions.get("GET" if method == "HEAD" else method)
 
     def _document_authentication(self, doc: dict[str, Any], doc_info: Any, *, method: str, **kwargs: Any) -> dict:
         """Every operation says what it needs and how it refuses, from the same scope rule that enforces it."""
@@ -135,11 +151,18 @@ class Blueprint(flask_smorest.Blueprint):
         doc["security"] = [{BEARER_SCHEME: []}]
         responses = doc.setdefault("responses", {})
         responses.setdefault(401, "UNAUTHORIZED")
-        if scope is not None:
+        if self.scope_family is not None:  # any_key endpoints refuse only a missing or invalid key
             responses.setdefault(403, "FORBIDDEN")
         responses.setdefault(429, "TOO_MANY_REQUESTS")
         docstring = doc_info.setdefault("docstring", {})
-        needs = f"Needs scope `{scope}`." if scope is not None else "Needs any valid API key, whatever its scopes."
+        if scope:
+            needs = f"Needs scope `{scope}`."
+        elif self.scope_family is None:
+            needs = "Needs any valid API key, whatever its scopes."
+        else:
+            needs = "Needs an API key (or a signed-in browser), of any scope."
+        if (action := self.required_action(method.upper())) is not None:
+            needs += f" Only for roles that may {action} (admins)."
         docstring["description"] = "\n\n".join(filter(None, [needs, docstring.get("description")]))
         return doc
 

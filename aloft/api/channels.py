@@ -20,12 +20,12 @@ from sqlalchemy import delete, select
 from aloft import targets
 from aloft.api.auth import current_org_id
 from aloft.api.blueprint import Blueprint, document_per_type, needs_input, type_schema_reference
-from aloft.api.errors import ApiError
 from aloft.api.fields import Name, OkSchema, Timestamp, TypeName
 from aloft.api.paging import PageArgs, fetch_page
+from aloft.api.resources import find_in_org, list_envelope
 from aloft.channels import ChannelType, Notification
 from aloft.extensions import db
-from aloft.models import Channel, Delivery, is_id, utcnow
+from aloft.models import Channel, Delivery, utcnow
 from aloft.notify.channel_secrets import readable_config, seal_config
 from aloft.notify.channel_types import settings_problem
 from aloft.notify.sending import Claim, lease, send_claimed
@@ -201,8 +201,7 @@ class Channels(MethodView):
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """List the organization's channels, oldest first; page with `limit` and `cursor`."""
         query = select(Channel).where(Channel.org_id == current_org_id())
-        channels, next_cursor = fetch_page(query, Channel.created_at, Channel.id, args)
-        return {"channels": channels, "next_cursor": next_cursor} if "limit" in args else {"channels": channels}
+        return list_envelope("channels", query, Channel.created_at, Channel.id, args)
 
     @blp.arguments(ChannelInputSchema)
     @blp.response(201, ChannelEnvelope)
@@ -326,12 +325,7 @@ def delivery_log(channel: Channel, args: dict[str, Any]) -> tuple[list[Delivery]
 
 
 def find_channel(channel_id: str) -> Channel:
-    if not is_id(channel_id):
-        raise ApiError(404, CHANNEL_NOT_FOUND)
-    channel = db.session.scalar(select(Channel).where(Channel.id == channel_id, Channel.org_id == current_org_id()))
-    if channel is None:
-        raise ApiError(404, CHANNEL_NOT_FOUND)
-    return channel
+    return find_in_org(Channel, channel_id, CHANNEL_NOT_FOUND)
 
 
 def apply_input(channel: Channel, data: dict[str, Any]) -> None:

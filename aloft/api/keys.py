@@ -128,10 +128,12 @@ class Keys(MethodView):
         if "scopes" in data:
             scopes = data["scopes"]
         else:
-            scopes = None if caller_scopes is None and not rights.lacks(None) else sorted(rights.scopes)
+            scopes = None if caller_scopes is None and not rights.cannot_grant(None) else sorted(rights.grantable)
         missing = rights.lacks(scopes)
         if missing:
             raise ApiError(403, f"Cannot grant scopes the calling key does not have: {', '.join(missing)}")
+        if beyond_role := rights.cannot_grant(scopes):
+            raise ApiError(403, f"A {rights.role} can only mint keys with read scopes; not: {', '.join(beyond_role)}")
         expires_at = data.get("expires_at", caller_expiry)
         if (
             caller is not None

@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 from apispec import APISpec
 from apispec.ext.marshmallow import resolver
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask.views import MethodView
 from sqlalchemy import delete, select
 from sqlalchemy.orm import selectinload
@@ -17,10 +17,11 @@ from aloft.api.auth import caller_has_scope, current_org_id
 from aloft.api.blueprint import Blueprint, document_per_type, needs_input, type_schema_reference
 from aloft.api.errors import ApiError
 from aloft.api.fields import Id, Name, OkSchema, StrictBoolean, StrictInteger, Timestamp, TypeName, Url
-from aloft.api.paging import PageArgs, fetch_page
+from aloft.api.paging import PageArgs
+from aloft.api.resources import find_in_org, list_envelope
 from aloft.checks import url_problem
 from aloft.extensions import db
-from aloft.models import Channel, CheckResult, Incident, Monitor, is_id, utcnow
+from aloft.models import Channel, CheckResult, Incident, Monitor, Organization, utcnow
 from aloft.pings import expect_pings, ping_url
 from aloft.stats.queries import Retention, totals
 
@@ -253,16 +254,15 @@ class Monitors(MethodView):
             .where(Monitor.org_id == current_org_id())
             .options(selectinload(Monitor.channels).load_only(Channel.id))
         )
-        monitors, next_cursor = fetch_page(query, Monitor.created_at, Monitor.id, args)
-        return {"monitors": monitors, "next_cursor": next_cursor} if "limit" in args else {"monitors": monitors}
+        return list_envelope("monitors", query, Monitor.created_at, Monitor.id, args)
 
     @blp.arguments(MonitorInputSchema)
     @blp.response(201, MonitorEnvelope)
     @blp.alt_response(403, response="FORBIDDEN", description="`channelIds` names a channel of another organization.")
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Create a monitor."""
+        """Create a monitor. Fields left out take the organization's monitor defaults, if it set any."""
         monitor = Monitor(org_id=current_org_id())
-        apply_input(monitor, data)
+        apply_input(monitor, with_organization_defaults(data))
         db.session.add(monitor)
         db.session.commit()
         return {"monitor": monitor}
@@ -331,13 +331,18 @@ class MonitorById(MethodView):
         return {"ok": True}
 
 
+def with_organization_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` validated again with the organization's defaults under what the client sent."""
+    organization = db.session.get(Organization, current_org_id())
+    defaults = (organization.monitor_defaults if organization else None) or {}
+    sent = request.get_json(silent=True)
+    if not defaults or not isinstance(sent, dict) or not set(defaults) - set(sent):
+        return data
+    return MonitorInputSchema().load({**defaults, **sent})
+
+
 def find_monitor(monitor_id: str) -> Monitor:
-    if not is_id(monitor_id):
-        raise ApiError(404, MONITOR_NOT_FOUND)
-    monitor = db.session.scalar(select(Monitor).where(Monitor.id == monitor_id, Monitor.org_id == current_org_id()))
-    if monitor is None:
-        raise ApiError(404, MONITOR_NOT_FOUND)
-    return monitor
+    return find_in_org(Monitor, monitor_id, MONITOR_NOT_FOUND)
 
 
 INPUT_ATTRIBUTES = (

@@ -16,20 +16,20 @@ from aloft.people.links import link_url, new_link, use_link
 from aloft.people.mail import send_mail
 
 
-def invite(organization: Organization, email: str, role: str, invited_by: User | None) -> tuple[OneTimeLink, str]:
-    """Make (and commit) an invitation; return it with its URL. Mails it when SMTP is set up."""
+def invite(organization: Organization, email: str, role: str, invited_by: User | None) -> tuple[OneTimeLink, str, bool]:
+    """Make (and commit) an invitation; return it, its URL and whether it was e-mailed (when SMTP is set up)."""
     link, token = new_link("invite", organization=organization, email=email, role=role, created_by=invited_by)
     audit.record("invite.created", organization.id, {"email": email, "role": role})
     db.session.commit()
     url = link_url("invite", token)
     inviter = invited_by.name or invited_by.email if invited_by else "An administrator"
-    send_mail(
+    emailed = send_mail(
         email,
         f"You are invited to {organization.name}",
         f"{inviter} invites you to {organization.name} on Aloft, as {role}.\n\n"
         f"Join here (the link works once, for 7 days):\n{url}\n",
     )
-    return link, url
+    return link, url, emailed
 
 
 def accept(link: OneTimeLink, user: User) -> bool:
