@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
@@ -67,7 +68,21 @@ def test_pages_send_a_policy_without_inline_scripts_and_refuse_frames(client, or
     assert policy["script-src"] == "'self'" and "unsafe-inline" not in headers["Content-Security-Policy"]
     assert policy["frame-ancestors"] == "'none'"
     assert headers["X-Frame-Options"] == "DENY"
-    assert client.get("/static/aloft.css").headers["X-Frame-Options"] == "DENY"
+    assert client.get("/assets/aloft.css").headers["X-Frame-Options"] == "DENY"
+
+
+def test_every_asset_a_page_names_is_served_by_aloft(client, org, sign_in) -> None:
+    sign_in(org)
+    text = client.get("/").get_data(as_text=True)
+    assets = re.findall(r'(?:href|src)="(/assets/[^"]+)"', text)
+    assert sorted(set(assets)) == ["/assets/aloft.css", "/assets/aloft.js", "/assets/favicon.svg"]
+    types = {asset: client.get(asset).mimetype for asset in set(assets)}
+    assert types == {
+        "/assets/aloft.css": "text/css",
+        "/assets/aloft.js": "text/javascript",
+        "/assets/favicon.svg": "image/svg+xml",
+    }
+    assert "http://" not in text.partition("<body>")[0] and "https://" not in text.partition("<body>")[0]
 
 
 def test_the_tab_title_says_how_many_are_down(client, org, auth_headers, sign_in) -> None:

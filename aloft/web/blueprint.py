@@ -9,7 +9,7 @@ from flask import Blueprint, Response, request
 
 from aloft.web.viewer import current_viewer
 
-bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 
 #: Scripts, styles and images from Aloft itself only; no inline script, no frames, forms post here.
 POLICY = (
