@@ -25,6 +25,7 @@ from aloft.api.status import current_status
 from aloft.extensions import db
 from aloft.models import Monitor, Organization, utcnow
 from aloft.models.monitor import STATUSES
+from aloft.people import current_session
 from aloft.stats.overview import Glance, glances
 from aloft.web.access import signed_in_page, viewer
 from aloft.web.blueprint import bp
@@ -194,11 +195,15 @@ def show_dashboard() -> str:
 
 @bp.get("/dashboard/changes")
 def dashboard_changes() -> Response:
-    """204 while the organization's state version is ``since``; otherwise the new version (401: signed out)."""
-    found = current_viewer()
-    if found is None:
+    """204 while the organization's state version is ``since``; otherwise the new version (401: signed out).
+
+    Two primary-key reads: the browser session (which names the organization it works in; leaving an
+    organization ends the person's sessions) and the organization's version.
+    """
+    web_session = current_session()
+    if web_session is None or web_session.org_id is None:
         return Response(status=401)
-    version = state_version(found.org_id)
+    version = state_version(web_session.org_id)
     if request.args.get("since") == str(version):
         return Response(status=204)
     return jsonify({"version": version})
