@@ -32,7 +32,7 @@ class Notification:
     the monitor up again, the acknowledgement). ``link`` points at the monitor's page in this
     Aloft server (``ALOFT_BASE_URL/monitors/<id>``), for a person to open. For a test, only
     ``kind``, ``at`` and ``channel_name`` and the monitor fields (describing the channel) are
-    meaningful.
+    meaningful: see :meth:`test_message`.
     """
 
     kind: NotificationKind
@@ -52,6 +52,23 @@ class Notification:
     #: For ``resolved`` by hand: the name of the API key that resolved it (the monitor may still be down).
     resolved_by: str | None = None
     channel_name: str | None = None
+
+    @classmethod
+    def test_message(cls, *, channel_name: str, channel_type: str, at: datetime, base_url: str) -> Notification:
+        """The test message ``POST /api/v1/channels/{id}/test`` sends: there is no monitor and no
+        incident, so the monitor fields describe the channel (``monitor_id`` is ``""``,
+        ``monitor_name`` the channel's name, ``monitor_type`` its type, ``monitor_target`` None),
+        ``link`` is the server's address, and the incident fields are None."""
+        return cls(
+            kind="test",
+            at=at,
+            monitor_id="",
+            monitor_name=channel_name,
+            monitor_type=channel_type,
+            monitor_target=None,
+            link=base_url,
+            channel_name=channel_name,
+        )
 
     @property
     def downtime(self) -> timedelta | None:

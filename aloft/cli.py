@@ -414,12 +414,14 @@ def orgs_list() -> None:
 
 
 @cli.command("plugins")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of text.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, with each type's schema, instead of text.")
 def plugins_command(as_json: bool) -> None:
     """List installed plugins with their versions, hooks and the types they provide."""
     plugins: Plugins = current_app.extensions["aloft.plugins"]
     described = plugins.describe()
     if as_json:
+        for entry in described:
+            entry["types"] = described_types(plugins, entry)
         click.echo(json.dumps(described, indent=2))
         return
     if not described:
@@ -433,6 +435,55 @@ def plugins_command(as_json: bool) -> None:
         click.echo()
     if not plugins.check_types:
         click.echo(NO_CHECK_TYPES)
+
+
+def described_types(plugins: Plugins, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The types a plugin provides, each as ``/api/v1/check-types`` or ``/api/v1/channel-types``
+    shows it (with ``"kind"``); a channel type this server cannot use says why in ``problem``."""
+    from aloft.notify.channel_types import settings_problem
+    from aloft.type_catalog import channel_type_entry, check_type_entry
+
+    enabled = current_app.extensions["aloft.channel_types"]
+    types = [{"kind": "check", **check_type_entry(plugins, plugins.check_types[name])} for name in entry["check_types"]]
+    for name in entry["channel_types"]:
+        channel_type = plugins.channel_types[name]
+        problem = (
+            settings_problem(channel_type, settings())
+            if name in enabled
+            else f"The {name} channel type is not enabled: ALOFT_CHANNELS does not name it"
+        )
+        types.append({"kind": "channel", **channel_type_entry(plugins, channel_type, problem)})
+    return types
+
+
+@cli.group("plugin")
+def plugin_group() -> None:
+    """Write a plugin of your own."""
+
+
+@plugin_group.command("new", with_appcontext=False)
+@click.argument("name")
+@click.option("--kind", type=click.Choice(["check", "channel"]), required=True, help="A check type or a channel type.")
+@click.option(
+    "--directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default="the current directory",
+    help="Where to write the distribution's folder.",
+)
+def plugin_new_command(name: str, kind: str, directory: Path) -> None:
+    """Write aloft-NAME/, a distribution providing the NAME check or channel type, whose tests pass as written."""
+    from aloft.plugin_template import PluginNames, TemplateError, write_plugin
+
+    try:
+        folder = write_plugin(name, kind, directory)
+    except TemplateError as error:
+        raise click.ClickException(str(error)) from None
+    names = PluginNames(name, kind)
+    click.echo(f"Wrote {folder}: the {kind} type {name!r} in {names.package}/, its tests in tests/.")
+    click.echo("Next:")
+    click.echo(f"  cd {shlex.quote(str(folder))} && pip install -e . pytest && pytest")
+    click.echo("  aloft plugins      # lists it; restart Aloft to load it")
 
 
 def main() -> None:

@@ -6,11 +6,16 @@ PostgreSQL server, in which case a throwaway database is created there for the s
 
 Tests that need Redis or PostgreSQL skip when those do not answer, except when
 ``ALOFT_TEST_REQUIRE_SERVICES=1`` (CI sets it): then they fail.
+
+The names in ``__all__`` are the public surface, each documented in docs/plugins.md
+("Test it with aloft.testing"); anything else here is Aloft's own test plumbing
+(PostgreSQL databases, a Redis server to stop and start) and may change.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -46,6 +51,38 @@ from aloft.keys import new_key
 from aloft.models import SCHEDULE_ID, ApiKey, Monitor, Organization, Schedule
 from aloft.models import CheckResult as CheckResultRow
 from aloft.preflight import database_error, redis_error
+
+__all__ = [
+    "SAMPLE_STARTED",
+    "CheckRun",
+    "DeliveryOutcome",
+    "LocalHTTPServer",
+    "ReceivedRequest",
+    "Receiver",
+    "SmtpServer",
+    "aloft_database_url",
+    "aloft_settings",
+    "app",
+    "auth_headers",
+    "ca",
+    "client",
+    "closed_port",
+    "issue_key",
+    "make_monitor",
+    "make_settings",
+    "org",
+    "other_org",
+    "receiver",
+    "redis_url",
+    "resolve_as",
+    "run_check",
+    "sample_notification",
+    "send_outbox",
+    "silent_port",
+    "smtp_server",
+    "token",
+    "trusted_ca",
+]
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdef"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -313,6 +350,8 @@ def run_check(app: Flask) -> Callable[..., CheckRun]:
     thread, records the result and moves the monitor's state on (``confirmationCount``
     failures in a row turn it ``down`` and open an incident). Each call is a new, later
     slot unless ``slot_ms`` names one; a slot already recorded is not recorded again.
+    The deliveries an opened or resolved incident writes go to this process's sender
+    threads, as a worker's do: :func:`send_outbox` waits until they are sent.
     """
     latest_slot = 0
 
@@ -337,6 +376,88 @@ def run_check(app: Flask) -> Callable[..., CheckRun]:
         return CheckRun(result, monitor.status if monitor is not None else "deleted", report)
 
     return run
+
+
+@dataclass(frozen=True)
+class DeliveryOutcome:
+    """Where one delivery stands after :func:`send_outbox`: its ``event`` (``opened``, ``resolved``,
+    ``acknowledged``), the channel's name, ``status`` (``sent``, ``failed``, or ``pending`` when a
+    retry is due later), the attempts made, and the last error."""
+
+    delivery_id: str
+    event: str
+    channel_name: str
+    status: str
+    attempts: int
+    last_error: str | None
+
+
+@pytest.fixture
+def send_outbox(app: Flask) -> Callable[..., list[DeliveryOutcome]]:
+    """Send the pending deliveries now, in this thread, as Aloft's sender does; wait for those another
+    sender is sending.
+
+    A check that opens or resolves an incident (``run_check``), an acknowledgement or a resolve
+    by hand write one delivery per channel of the monitor (the outbox); the process that wrote
+    them hands them to its sender threads, and the scheduler's sweeper sends what is left.
+    ``send_outbox(timeout=30)`` makes that happen before the test goes on: each pending
+    delivery gets one attempt through its channel type's ``send``, retries included (a
+    delivery waiting for its retry is tried now), in the order they were written, and the
+    call returns once no sender holds any, with a :class:`DeliveryOutcome` for each delivery
+    that was pending, oldest first. A delivery held back behind an earlier one of the same
+    incident that is still pending stays pending.
+    """
+    from aloft.models import Channel, Delivery
+    from aloft.notify.sending import deliver
+
+    def pending() -> list[tuple[str, datetime | None]]:
+        rows = db.session.execute(
+            select(Delivery.id, Delivery.claimed_until)
+            .where(Delivery.status == "pending")
+            .order_by(Delivery.created_at, Delivery.id)
+        ).all()
+        db.session.rollback()
+        return [(row.id, row.claimed_until) for row in rows]
+
+    def send(timeout: float = 30) -> list[DeliveryOutcome]:
+        wanted = [delivery_id for delivery_id, _ in pending()]
+        tried: set[str] = set()
+        deadline = time.monotonic() + timeout
+        while True:
+            for delivery_id, _ in pending():
+                if delivery_id in wanted and delivery_id not in tried and deliver(app, delivery_id) is not None:
+                    tried.add(delivery_id)
+            now = datetime.now(UTC)
+            held = [
+                delivery_id
+                for delivery_id, claimed_until in pending()
+                if claimed_until is not None and _aware(claimed_until) > now and delivery_id not in tried
+            ]
+            if not held:
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"{len(held)} deliveries were still being sent after {timeout} s", pytrace=False)
+            time.sleep(0.05)
+        rows = db.session.execute(
+            select(Delivery, Channel.name)
+            .join(Channel, Channel.id == Delivery.channel_id)
+            .where(Delivery.id.in_(wanted))
+        ).all()
+        db.session.rollback()
+        found = {
+            delivery.id: DeliveryOutcome(
+                delivery.id, delivery.event, name, delivery.status, delivery.attempts, delivery.last_error
+            )
+            for delivery, name in rows
+        }
+        return [found[delivery_id] for delivery_id in wanted if delivery_id in found]
+
+    return send
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; Aloft stores UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @pytest.fixture
@@ -410,7 +531,9 @@ def trusted_ca(ca: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
 
 @dataclass(frozen=True)
 class ReceivedRequest:
-    """A request a :class:`Receiver` got."""
+    """A request a :class:`Receiver` got: ``method`` (``POST``), ``path`` with its query string
+    (``/hooks/ops?x=1``), ``headers`` with lower-case names, the raw ``body`` bytes, and ``at``,
+    when it arrived (``time.time()``)."""
 
     method: str
     path: str
@@ -420,6 +543,7 @@ class ReceivedRequest:
 
     @property
     def json(self) -> Any:
+        """The body parsed as JSON; None for an empty body (a body that is not JSON raises ValueError)."""
         return json.loads(self.body) if self.body else None
 
 
@@ -440,7 +564,9 @@ class Receiver:
 
     ``answer(status, body, headers)`` queues an answer; ``hang()`` queues one that holds the
     request until :meth:`release` (or the receiver closes); ``wait_for(n)`` waits for ``n``
-    requests. ``url`` is its base URL.
+    requests. ``url`` is its base URL (``http://127.0.0.1:<port>``; any path under it is
+    served), ``requests`` the :class:`ReceivedRequest` list so far, oldest first. It serves
+    GET, POST and PUT.
     """
 
     def __init__(self) -> None:
@@ -518,7 +644,16 @@ SAMPLE_STARTED = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
 
 def sample_notification(kind: NotificationKind = "opened", **fields: Any) -> Notification:
     """A notification for channel-type tests: monitor "Shop API" (http, https://shop.example/health)
-    down with "HTTP 503" since :data:`SAMPLE_STARTED`; ``fields`` replace any of its values."""
+    down with "HTTP 503" since :data:`SAMPLE_STARTED`; ``fields`` replace any of its values.
+
+    ``sample_notification("test")`` is a test message as the API sends it
+    (:meth:`Notification.test_message`) for a channel named "Ops" of type ``webhook``.
+    """
+    if kind == "test":
+        message = Notification.test_message(
+            channel_name="Ops", channel_type="webhook", at=SAMPLE_STARTED, base_url="https://aloft.example"
+        )
+        return dataclasses.replace(message, **fields)
     values: dict[str, Any] = {
         "kind": kind,
         "at": SAMPLE_STARTED,

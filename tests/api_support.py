@@ -57,3 +57,15 @@ def operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, list[dict[str, 
                 reference = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
                 body = spec["components"]["schemas"][reference.rsplit("/", 1)[1]]
             yield method, path, parameters, body
+
+
+def body_fields(spec: dict[str, Any], body: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The properties a body schema may have; for one described per type (a ``oneOf`` of
+    variants), those of every variant, each as the first variant that defines it inline has it."""
+    variants = [spec["components"]["schemas"][item["$ref"].rsplit("/", 1)[1]] for item in body.get("oneOf", [])]
+    fields: dict[str, dict[str, Any]] = {}
+    for schema in variants or [body]:
+        for name, rule in schema.get("properties", {}).items():
+            if name not in fields or "$ref" in fields[name]:
+                fields[name] = rule
+    return fields

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from api_support import SITE, SLACK, create_monitor, operations, stored
+from api_support import SITE, SLACK, body_fields, create_monitor, operations, stored
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
@@ -86,7 +86,7 @@ def documented_targets(spec: dict[str, Any]) -> list[Target]:
         if body is None:
             continue
         assert (method, path) in BODIES, f"no valid body for {method.upper()} {path}: add one to BODIES"
-        for name, field in body["properties"].items():
+        for name, field in body_fields(spec, body).items():
             if is_text(field):
                 targets.append(Target(method, path, "body", name))
             elif field.get("type") == "array" and is_text(field.get("items", {})):

@@ -12,19 +12,14 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
-import sysconfig
 import threading
-import venv
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from aloft.testing import unavailable
+from venv_support import environment_with, run
 
 EXAMPLE = Path(__file__).parent / "example_plugin"
 GUIDE = Path(__file__).parent.parent / "docs" / "plugins.md"
@@ -106,10 +101,6 @@ def server() -> Iterator[str]:
     httpd.server_close()
 
 
-def run(*command: str | Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(part) for part in command], capture_output=True, text=True, timeout=120, **kwargs)
-
-
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("example")
@@ -123,42 +114,10 @@ def example(workspace: Path) -> Path:
     return copy
 
 
-def see_this_environment(python: Path) -> None:
-    """Let the venv at ``python`` import this environment's packages, after its own.
-
-    ``system_site_packages`` would show it the base interpreter's packages, not those of
-    the environment running the tests (tox's, say), where Aloft is installed. A ``.pth``
-    line that calls ``site.addsitedir`` also runs this environment's own ``.pth`` files,
-    so editable installs resolve there as they do here.
-    """
-    own = run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])").stdout.strip()
-    ours = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
-    lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in ours)
-    Path(own, "aloft-test-parent-environment.pth").write_text(lines)
-
-
 @pytest.fixture(scope="module")
 def python(workspace: Path, example: Path) -> Path:
     """The Python of a venv that sees this environment's packages and has the example installed by pip."""
-    environment = workspace / "venv"
-    try:
-        venv.create(environment, with_pip=False)
-    except (OSError, subprocess.CalledProcessError) as error:
-        unavailable(f"cannot create a virtual environment: {error}")
-    python = environment / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
-    see_this_environment(python)
-    if run(python, "-m", "pip", "--version").returncode != 0:
-        unavailable("pip is not installed, so the example cannot be installed")
-    # With setuptools and wheel at hand pip builds offline; otherwise it fetches them from its index.
-    offline = run(python, "-c", "import setuptools, wheel").returncode == 0
-    installed = run(
-        python, "-m", "pip", "install", "--no-deps", *(["--no-build-isolation"] if offline else []), example
-    )
-    output = installed.stdout + installed.stderr
-    if installed.returncode != 0 and not offline and "No matching distribution found" in output:
-        unavailable("pip cannot build the example: install wheel here, or let pip reach an index with setuptools")
-    assert installed.returncode == 0, output
-    return python
+    return environment_with(workspace / "venv", example)
 
 
 @pytest.fixture(scope="module")
@@ -189,7 +148,12 @@ def test_aloft_loads_the_check_type_from_the_installed_distribution(scenario, py
 def test_aloft_plugins_lists_the_example_with_its_distribution(python, aloft_environ, workspace):
     listed = run(python, "-m", "aloft", "plugins", "--json", env=aloft_environ, cwd=workspace)
     assert listed.returncode == 0, listed.stderr
-    assert DISTRIBUTION in json.loads(listed.stdout)
+    (entry,) = [plugin for plugin in json.loads(listed.stdout) if plugin["name"] == DISTRIBUTION["name"]]
+    (check_type,) = entry.pop("types")
+    assert entry == DISTRIBUTION
+    assert (check_type["kind"], check_type["name"]) == ("check", "json-field")
+    assert check_type["distribution"] == "aloft-json-field"
+    assert sorted(check_type["settingsSchema"]["required"]) == ["equals", "field"]
     text = run(python, "-m", "aloft", "plugins", env=aloft_environ, cwd=workspace).stdout
     assert "json-field\n  distribution: aloft-json-field 0.1.0\n" in text
 

@@ -206,10 +206,17 @@ def test_plugins_command_shows_each_plugin_with_distribution_hooks_and_types(app
     assert "No check types installed" not in result.output
 
 
-def test_plugins_command_json_is_the_description(app):
+def test_plugins_command_json_is_the_description_with_each_types_schema(app, client, auth_headers):
     result = app.test_cli_runner().invoke(cli, ["plugins", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output) == app.extensions["aloft.plugins"].describe()
+    listed = json.loads(result.output)
+    types = {plugin["name"]: plugin.pop("types") for plugin in listed}
+    assert listed == app.extensions["aloft.plugins"].describe()
+    served = client.get("/api/v1/check-types", headers=auth_headers).json["checkTypes"]
+    (http,) = types["http"]
+    assert http == {"kind": "check", **next(entry for entry in served if entry["name"] == "http")}
+    channels = {entry["name"]: entry for found in types.values() for entry in found if entry["kind"] == "channel"}
+    assert channels["slack"]["configSchema"]["properties"]["webhookUrl"]["x-secret"] is True
 
 
 def test_the_app_starts_without_check_types_and_says_so(tmp_path, caplog):

@@ -291,15 +291,8 @@ def send_test(channel: Channel) -> Delivery:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     settings = app.extensions["aloft.settings"]
     now = utcnow()
-    notification = Notification(
-        kind="test",
-        at=now,
-        monitor_id="",
-        monitor_name=channel.name,
-        monitor_type=channel.type,
-        monitor_target=None,
-        link=settings.base_url,
-        channel_name=channel.name,
+    notification = Notification.test_message(
+        channel_name=channel.name, channel_type=channel.type, at=now, base_url=settings.base_url
     )
     claimed_until = now + lease(settings)
     delivery = Delivery(

@@ -67,6 +67,8 @@ _senders_lock = threading.Lock()
 
 def sender(app: Flask) -> Sender:
     """This process's sender for ``app``, started on first use."""
+    # current_app is a proxy: its threads would have no app to push (and its id is not the app's).
+    app = app._get_current_object() if hasattr(app, "_get_current_object") else app
     with _senders_lock:
         if id(app) not in _senders:
             _senders[id(app)] = Sender(app)

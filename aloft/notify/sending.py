@@ -5,6 +5,11 @@ may take), so two senders never send it at once: the one that loses the claim do
 nothing. A sender that dies mid-send leaves its claim to expire; the sweeper then hands
 the delivery to another, which sends it again (at least once, never lost).
 
+Messages of one incident reach a channel in the order they were written (opened,
+acknowledged, resolved): a delivery is not claimed while an earlier one of the same
+incident to the same channel is pending (waiting for a retry, say), and the sender that
+settles a delivery sends the one it held back next.
+
 Outcomes: sent; a permanent error (the channel type says retrying cannot help) marks it
 failed and flags the channel; any other error schedules a retry with exponential backoff
 (at least the ``Retry-After`` a 429 asked for) until ``ALOFT_DELIVERY_ATTEMPTS`` is spent.
@@ -17,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy.orm import Session, aliased
 
 from aloft.channels import ChannelTarget, DeliveryError, Notification
 from aloft.config import Settings
@@ -63,6 +68,7 @@ def claim(session: Session, delivery_id: str, settings: Settings) -> Claim | Non
                 Delivery.id == delivery_id,
                 Delivery.status == "pending",
                 or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+                first_in_line(),
             )
             .values(claimed_until=until, attempts=Delivery.attempts + 1)
             .returning(Delivery.attempts)
@@ -81,7 +87,41 @@ def deliver(app: Flask, delivery_id: str, *, retries: bool = True) -> str | None
     taken = claim(db.session, delivery_id, settings)
     if taken is None:
         return None
-    return send_claimed(app, taken, retries=retries)
+    status = send_claimed(app, taken, retries=retries)
+    if status in ("sent", "failed") and (follower := held_back_by(db.session, delivery_id)) is not None:
+        deliver(app, follower)
+    return status
+
+
+def first_in_line() -> ColumnElement[bool]:
+    """No earlier delivery of the same incident to the same channel is pending: one of an incident's
+    messages goes out only once those before it were sent or failed for good."""
+    earlier = aliased(Delivery)
+    return ~exists().where(
+        earlier.channel_id == Delivery.channel_id,
+        earlier.incident_id == Delivery.incident_id,
+        earlier.status == "pending",
+        earlier.created_at < Delivery.created_at,
+    )
+
+
+def held_back_by(session: Session, delivery_id: str) -> str | None:
+    """The pending delivery of the same incident to the same channel that comes next after ``delivery_id``."""
+    settled = aliased(Delivery)
+    follower = session.scalar(
+        select(Delivery.id)
+        .join(settled, settled.id == delivery_id)
+        .where(
+            Delivery.channel_id == settled.channel_id,
+            Delivery.incident_id == settled.incident_id,
+            Delivery.status == "pending",
+            Delivery.created_at > settled.created_at,
+        )
+        .order_by(Delivery.created_at, Delivery.id)
+        .limit(1)
+    )
+    session.commit()
+    return follower
 
 
 def send_claimed(app: Flask, taken: Claim, *, retries: bool = True) -> str:
@@ -170,6 +210,7 @@ def due_deliveries(session: Session, limit: int = 500) -> list[str]:
             Delivery.status == "pending",
             Delivery.next_attempt_at <= now,
             or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+            first_in_line(),
         )
         .order_by(Delivery.next_attempt_at)
         .limit(limit)

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import http.client
 import json
-import socket
-import ssl
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 from urllib.parse import urlsplit
 
 from marshmallow import RAISE, Schema, fields, validate
 
 import aloft
-from aloft.checks import CheckResult, CheckTarget, CheckType
+from aloft import targets
+from aloft.checks import CheckResult, CheckTarget, CheckType, Deadline
 
 __version__ = "0.1.0"
 
@@ -55,11 +52,18 @@ class JsonFieldCheck(CheckType):
     description = "GET a URL and compare one field of its JSON answer with an expected value."
     settings_schema = JsonFieldSettings
 
+    @classmethod
+    def validate_url(cls, url: str) -> str | None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return "Must be an http:// or https:// URL."
+        return None
+
     def run(self, monitor: CheckTarget) -> CheckResult:
         settings = self.load_settings(monitor.settings)
         started = time.perf_counter()
         try:
-            status, body = fetch(monitor.url or "", monitor.timeout_seconds)
+            status, body = fetch(monitor)
         except (OSError, ValueError, http.client.HTTPException) as error:
             return CheckResult(False, cause=cause_of(error, monitor))
         latency_ms = (time.perf_counter() - started) * 1000
@@ -82,15 +86,30 @@ class JsonFieldCheck(CheckType):
         return CheckResult(True, latency_ms, details=details)
 
 
-def fetch(url: str, timeout: int) -> tuple[int, bytes]:
-    """GET ``url``: its status and up to one byte more than ``MAX_BODY_BYTES`` of its body."""
-    request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": USER_AGENT})
+def fetch(monitor: CheckTarget) -> tuple[int, bytes]:
+    """GET the monitor's URL: its status and up to one byte more than ``MAX_BODY_BYTES`` of its body.
+
+    The connection comes from ``aloft.targets.connect``: it refuses every address
+    ALOFT_TARGET_POLICY forbids (a cloud-metadata address always) and keeps to the check's
+    deadline. Redirects are not followed: a 3xx is judged as the status it is.
+    """
+    url = urlsplit(monitor.url or "")
+    host, port = url.hostname or "", url.port or (443 if url.scheme == "https" else 80)
+    deadline = Deadline.of(monitor)
+    sock = targets.connect(host, port, deadline)
     try:
-        response = urllib.request.urlopen(request, timeout=timeout)
-    except urllib.error.HTTPError as error:
-        response = error  # an error status still has a body, which ignoreStatus judges
-    with response:
+        if url.scheme == "https":
+            sock.settimeout(deadline.remaining())
+            sock = targets.tls_context().wrap_socket(sock, server_hostname=host)
+        connection = http.client.HTTPConnection(host, port)
+        # Every read and write gets only what is left of the deadline, however slowly the server answers.
+        connection.sock = targets.Paced(sock, deadline)
+        path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+        connection.request("GET", path, headers={"Accept": "application/json", "User-Agent": USER_AGENT})
+        response = connection.getresponse()
         return response.status, response.read(MAX_BODY_BYTES + 1)
+    finally:
+        sock.close()
 
 
 def lookup(document: Any, path: str) -> Any:
@@ -118,20 +137,12 @@ def show(value: Any) -> str:
 
 def cause_of(error: Exception, monitor: CheckTarget) -> str:
     """Why the request failed, in words an operator can act on."""
-    reason = error.reason if isinstance(error, urllib.error.URLError) else error
-    if isinstance(reason, TimeoutError):
-        return f"Timed out after {monitor.timeout_seconds}s"
-    if isinstance(reason, ConnectionRefusedError):
-        return "Connection refused"
-    if isinstance(reason, socket.gaierror):
-        return f"DNS: cannot resolve {urlsplit(monitor.url or '').hostname}"
-    if isinstance(reason, ssl.SSLCertVerificationError):
-        return f"TLS: {reason.verify_message}"
-    if isinstance(reason, ValueError):
-        return f"Invalid URL: {monitor.url}"
-    if isinstance(reason, OSError) and reason.strerror:
-        return f"Connection failed: {reason.strerror}"
-    return f"Request failed: {reason}"
+    if isinstance(error, OSError):
+        # Refused by the policy, DNS, refused, reset, timed out, TLS: aloft.targets words them all.
+        return targets.connection_failure(error, urlsplit(monitor.url or "").hostname or "", monitor.timeout_seconds)
+    if isinstance(error, http.client.HTTPException):
+        return f"Invalid HTTP response: {type(error).__name__}"
+    return f"Invalid URL: {monitor.url}"
 
 
 @aloft.hookimpl

@@ -1,12 +1,14 @@
 """The json-field check type as Aloft runs it: monitors made through the API, checks run by the engine."""
 
 import json
-import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+# Every test starts under the default target policy and the system resolver.
+pytestmark = pytest.mark.usefixtures("resolve_as")
 
 ANSWERS = {
     "/health": (200, {"status": "ok", "checks": [{"name": "db", "up": True}]}),
@@ -37,13 +39,6 @@ def server() -> Iterator[str]:
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
     httpd.server_close()
-
-
-@pytest.fixture
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def watch(make_monitor, url, **settings):
@@ -122,6 +117,21 @@ def test_a_body_that_is_not_json_is_down(make_monitor, run_check, server):
 def test_a_closed_port_is_down_with_cause_connection_refused(make_monitor, run_check, closed_port):
     monitor = watch(make_monitor, f"http://127.0.0.1:{closed_port}/health", field="status", equals="ok")
     assert run_check(monitor["id"]).result.cause == "Connection refused"
+
+
+def test_a_name_that_resolves_to_a_cloud_metadata_address_is_never_contacted(make_monitor, run_check, resolve_as):
+    resolve_as({"metadata.test": ["169.254.169.254"]})
+    monitor = watch(make_monitor, "http://metadata.test/latest/meta-data/", field="status", equals="ok")
+    cause = run_check(monitor["id"]).result.cause
+    assert cause == "Target refused by policy: 169.254.169.254 is link-local (cloud metadata)"
+
+
+def test_a_url_that_is_not_http_is_refused(client, auth_headers):
+    settings = {"field": "status", "equals": "ok"}
+    monitor = {"name": "API", "type": "json-field", "url": "ftp://example.com/", "settings": settings}
+    response = client.post("/api/v1/monitors", json=monitor, headers=auth_headers)
+    assert response.status_code == 400
+    assert response.json["issues"] == [{"path": ["url"], "message": "Must be an http:// or https:// URL."}]
 
 
 def test_recovery_resolves_the_incident(make_monitor, run_check, client, auth_headers, server):
