@@ -153,6 +153,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from aloft.api import (
+        audit_log,
         channels,
         docs,
         health,
@@ -182,6 +183,7 @@ def register_blueprints(app: Flask) -> None:
         organization,
         profile,
         types,
+        audit_log,
     ):
         api.register_blueprint(resource.blp)
     before = set(app.blueprints)

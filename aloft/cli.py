@@ -30,7 +30,8 @@ from aloft.bootstrap import bootstrap
 from aloft.config import DEFAULT_DATA_DIR, SECRET_KEY_FILE, ConfigError, Settings
 from aloft.extensions import db
 from aloft.keys import SCOPES, InvalidScope, new_key
-from aloft.models import ApiKey, Monitor, Organization, utcnow
+from aloft.models import ROLES, ApiKey, Membership, Monitor, Organization, User, utcnow
+from aloft.people import audit
 from aloft.plugins import NO_CHECK_TYPES, Plugins
 from aloft.preflight import NO_SCHEMA, database_error, redis_error, schema_error
 from aloft.supervisor import Child, Supervisor, python_module
@@ -38,6 +39,8 @@ from aloft.times import isoformat_z
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+#: Enough of an e-mail address to tell a typo: something@something.something.
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 #: An organization's slug: lowercase letters and digits, in words joined by single hyphens.
 ORG_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 
@@ -182,16 +185,18 @@ def up_command(host: str | None, port: int | None, workers: int | None) -> None:
     click.echo("Mode: " + ("embedded (no Redis)" if config.embedded else f"distributed (Redis at {config.redis_url})"))
     click.echo("Applying database migrations…")
     upgrade()
-    token = bootstrap(config)
-    if token is not None:
+    first = bootstrap(config)
+    if first is not None:
         click.echo(f"Created organization {config.org_name!r} and admin user {config.admin_email}.")
         click.echo("Admin API key (shown once; store it now):")
-        click.echo(f"  {token}")
+        click.echo(f"  {first.token}")
+        click.echo(f"Set the admin's password here (one-time link, valid 24 hours):\n  {first.setup_url}")
     else:
         click.echo(
             "The admin API key was shown at the first start. Lost it? Make another with: "
             f"{_aloft_command(config)} keys create NAME"
         )
+        click.echo(f"Set a password for the web UI with: {_aloft_command(config)} users set-password EMAIL")
 
     base = f"http://{_url_host(host)}:{port}"
     web = Child(
@@ -287,6 +292,8 @@ def keys_create(name: str, org_slug: str | None, scopes: tuple[str, ...], expire
     except InvalidScope as exc:
         raise click.BadParameter(str(exc), param_hint="--scope") from None
     db.session.add(key)
+    db.session.flush()
+    audit.record("key.created", organization.id, {"keyId": key.id, "name": key.name, "prefix": key.prefix})
     db.session.commit()
     click.echo(f"Created key {name!r} ({key.id}) in organization {organization.slug}.")
     click.echo(f"Scopes: {', '.join(key.scopes) if key.scopes is not None else 'all'}")
@@ -359,8 +366,91 @@ def keys_revoke(key_id: str) -> None:
         click.echo(f"Key {key.name!r} was already revoked at {isoformat_z(key.revoked_at)}.")
         return
     key.revoked_at = utcnow()
+    audit.record("key.revoked", key.org_id, {"keyId": key.id, "name": key.name, "prefix": key.prefix})
     db.session.commit()
     click.echo(f"Revoked key {key.name!r} ({key.prefix}…).")
+
+
+@cli.group("users")
+def users_group() -> None:
+    """Create and list people, and set their passwords."""
+
+
+@users_group.command("create")
+@click.argument("email")
+@click.option("--org", "org_slug", help="The organization to add them to (needed when there are several).")
+@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True, help="Their role in it.")
+@click.option("--name", default="", help="Their name.")
+@needs_database
+def users_create(email: str, org_slug: str | None, role: str, name: str) -> None:
+    """Add the person EMAIL to an organization; prints a one-time link (24 h) where they set their password."""
+    from aloft.people.accounts import create_user, find_user, normalize_email
+    from aloft.people.links import link_url, new_link
+
+    email = normalize_email(email)
+    if not EMAIL.fullmatch(email) or len(email) > 320:
+        raise click.BadParameter(f"{email!r} is not an e-mail address", param_hint="EMAIL")
+    organization = _organization(org_slug)
+    user = find_user(email)
+    if user is not None and any(m.org_id == organization.id for m in user.memberships):
+        raise click.ClickException(f"{email} is already a member of {organization.slug}.")
+    if user is None:
+        user = create_user(email, name.strip()[:200])
+    db.session.add(Membership(organization=organization, user=user, role=role))
+    url = None
+    if user.password_hash is None:
+        _link, token = new_link("setup", user=user)
+        url = link_url("setup", token)
+    db.session.commit()
+    click.echo(f"Added {email} to {organization.slug} as {role}.")
+    if url is not None:
+        click.echo(f"They set their password here (one-time link, valid 24 hours):\n  {url}")
+
+
+@users_group.command("set-password")
+@click.argument("email")
+@needs_database
+def users_set_password(email: str) -> None:
+    """Set the password of EMAIL (asked twice, never an argument); their sessions end."""
+    from aloft.people.accounts import find_user, set_password
+    from aloft.people.passwords import WeakPassword
+
+    user = find_user(email)
+    if user is None:
+        raise click.ClickException(f"No user with e-mail {email!r} (see `aloft users list`).")
+    while True:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt="Repeat it")
+        try:
+            set_password(user, password, action="user.password_reset")
+        except WeakPassword as weak:
+            db.session.rollback()
+            click.echo(f"Refused: {weak}", err=True)
+            continue
+        break
+    db.session.commit()
+    click.echo(f"Password set for {user.email}; their browser sessions ended.")
+
+
+@users_group.command("list")
+@needs_database
+def users_list() -> None:
+    """List people, their organizations and roles (never their passwords)."""
+    users = db.session.scalars(select(User).order_by(User.email)).all()
+    if not users:
+        click.echo("No users.")
+        return
+    slugs = dict(db.session.execute(select(Organization.id, Organization.slug)).all())
+    table = [("EMAIL", "NAME", "ORGANIZATIONS", "PASSWORD", "CREATED")] + [
+        (
+            user.email,
+            user.name or "",
+            ", ".join(sorted(f"{slugs[m.org_id]}:{m.role}" for m in user.memberships)) or "none",
+            "set" if user.password_hash else "not set",
+            isoformat_z(user.created_at) or "",
+        )
+        for user in users
+    ]
+    echo_table(table)
 
 
 @cli.group("orgs")
@@ -539,6 +629,7 @@ def prune_command() -> None:
     pruned = prune(db.session, config, progress=lambda so_far: click.echo(f"  … {so_far}", err=True))
     click.echo(f"Pruned {pruned}.")
     click.echo(f"Stored the p95 response time of {pruned.sealed} finished days.")
+    click.echo(f"Pruned {pruned.audit_events} audit-log events older than {config.keep_audit_days} days.")
 
 
 @cli.command("worker")

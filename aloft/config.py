@@ -50,7 +50,8 @@ SETTINGS: dict[str, tuple[str, str]] = {
     ),
     "ALOFT_BASE_URL": (
         "`http://localhost:8000`",
-        "Public URL of this server, used in links in notifications.",
+        "Public URL of this server, used in links in notifications and in setup, reset and invitation links; "
+        "with `https://` the session cookie is `Secure`.",
     ),
     "ALOFT_HOST": ("`127.0.0.1`", "Address `aloft up` binds to."),
     "ALOFT_PORT": ("`8000`", "Port `aloft up` binds to."),

@@ -1,6 +1,7 @@
 """Members, invitations, the organization and the profile over the API: admins manage, the rest may look."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from api_support import bearer
@@ -237,3 +238,62 @@ def test_changing_the_password_needs_the_current_one_and_ends_other_sessions(app
     assert there.get("/signin").status_code == 200  # signed out there
     assert sign_in(there, "root@example.com").status_code == 401
     assert sign_in(there, "root@example.com", "Quiet-lantern-Fjord-58").status_code == 302
+
+
+def test_keys_show_who_minted_them_and_a_session_mints_as_its_person(app, client, org, admin, admin_token):
+    issue_key(app, org, "operator's")
+    browser = app.test_client()
+    sign_in(browser, "root@example.com")
+    headers = {"X-CSRFToken": csrf_token(browser)}
+    minted = browser.post("/api/v1/keys", json={"name": "from the browser"}, headers=headers)
+    assert minted.status_code == 201, minted.json
+    keys = {
+        key["name"]: key["mintedBy"] for key in client.get("/api/v1/keys", headers=bearer(admin_token)).json["keys"]
+    }
+    person_ = {"id": admin.id, "email": "root@example.com", "name": "Root"}
+    assert keys == {"admin key": person_, "operator's": None, "from the browser": person_}
+
+
+def test_a_person_revokes_their_own_keys_in_the_browser_but_not_others(app, org, admin):
+    ada = person(org, "member")
+    own, _ = issue_key(app, org, "ada's", user=ada)
+    others, _ = issue_key(app, org, "root's", user=admin)
+    browser = app.test_client()
+    sign_in(browser)
+    headers = {"X-CSRFToken": csrf_token(browser)}
+    refused = browser.delete(f"/api/v1/keys/{others.id}", headers=headers)
+    assert refused.status_code == 403 and refused.json == {"error": "Only admins can revoke API keys"}
+    assert browser.delete(f"/api/v1/keys/{own.id}", headers=headers).json == {"ok": True}
+
+
+def test_an_existing_person_joins_with_their_password(app, client, org, other_org, admin_token):
+    nia = person(other_org, "admin", "nia@example.com")
+    invite = client.post("/api/v1/invites", json={"email": "nia@example.com"}, headers=bearer(admin_token)).json
+    path = invite["invite"]["url"].removeprefix("http://localhost:8000")
+    browser = app.test_client()
+    page = browser.get(path).get_data(as_text=True)
+    assert "enter its password to join" in page
+    token = csrf_token(browser, path)
+    assert browser.post(path, data={"password": "wrong-password-x", "csrf_token": token}).status_code == 401
+    assert browser.post(path, data={"password": PASSWORD, "csrf_token": token}).status_code == 302
+    roles = dict(
+        db.session.execute(select(Membership.org_id, Membership.role).where(Membership.user_id == nia.id)).all()
+    )
+    assert roles == {org.id: "member", other_org.id: "admin"}
+    listed = browser.get("/api/v1/organization", headers={"X-CSRFToken": csrf_token(browser)})
+    assert listed.json["organization"]["slug"] == "acme"  # the session works in the organization joined
+
+
+def test_a_setup_link_expires_after_24_hours(app, org):
+    from aloft.people.links import link_url, new_link
+
+    ada = person(org)
+    link, token = new_link("setup", user=ada)
+    db.session.commit()
+    assert link.expires_at - link.created_at <= timedelta(hours=24, seconds=1)
+    path = link_url("setup", token).removeprefix("http://localhost:8000")
+    browser = app.test_client()
+    assert browser.get(path).status_code == 200
+    link.expires_at = link.created_at
+    db.session.commit()
+    assert browser.get(path).status_code == 404

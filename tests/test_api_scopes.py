@@ -46,6 +46,7 @@ ENDPOINTS = [
     ("DELETE", "/api/v1/invites/{invite}", "team:write", None, 200),
     ("GET", "/api/v1/organization", "team:read", None, 200),
     ("PATCH", "/api/v1/organization", "team:write", {"name": "Acme Inc"}, 200),
+    ("GET", "/api/v1/audit-log", "team:read", None, 200),
     # Any valid key, whatever its scopes.
     ("GET", "/api/v1/check-types", None, None, 200),
     ("GET", "/api/v1/channel-types", None, None, 200),

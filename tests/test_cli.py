@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -126,8 +127,10 @@ def test_keys_revoke_of_an_unknown_id_is_an_error(app, run):
 
 def test_bootstrap_creates_one_org_admin_and_key_and_is_idempotent(app):
     settings = app.extensions["aloft.settings"]
-    token = bootstrap(settings)
-    assert token is not None and looks_like_token(token)
+    first = bootstrap(settings)
+    assert first is not None and looks_like_token(first.token)
+    token = first.token
+    assert re.fullmatch(r"http://localhost:8000/setup/[\w-]{40,}", first.setup_url)
     assert bootstrap(settings) is None
     assert db.session.scalar(select(func.count()).select_from(Organization)) == 1
     assert db.session.scalar(select(func.count()).select_from(User)) == 1

@@ -55,7 +55,7 @@ def test_authenticated_operations_say_how_they_refuse(app, spec):
         if not blueprint.needs_key:
             assert operation["security"] == []
             continue
-        assert operation["security"] == [{"bearerAuth": []}]
+        assert operation["security"] == [{"bearerAuth": []}, {"browserSession": [], "csrfToken": []}]
         if blueprint.scope_family is None:  # any valid key
             assert {"401", "429"} <= set(operation["responses"]), f"{method.upper()} {path}"
             assert operation["description"].startswith("Needs any valid API key")
@@ -193,3 +193,18 @@ def test_the_documented_patterns_take_exactly_what_the_server_takes(text):
     assert takes(Id()) == (re.fullmatch(ID_PATTERN, text) is not None)
     if "\x00" not in text:  # NUL never reaches a field: the edge refuses it
         assert takes(Name()) == (re.search(NOT_BLANK_PATTERN, text) is not None)
+
+
+def test_a_browser_session_is_documented_only_together_with_its_csrf_token(spec):
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["browserSession"] == {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "aloft_session",
+        "description": "A signed-in browser's session (set by `/signin`); counts only with `csrfToken`.",
+    }
+    assert schemes["csrfToken"]["in"] == "header" and schemes["csrfToken"]["name"] == "X-CSRFToken"
+    secured = [
+        op for item in spec["paths"].values() for op in item.values() if isinstance(op, dict) and op.get("security")
+    ]
+    assert secured and all({"browserSession": []} not in op["security"] for op in secured)

@@ -99,3 +99,15 @@ def test_a_viewer_reads_channels_but_cannot_change_them(client: FlaskClient, org
         client.post(f"/channels/{channel.id}/test", data={"csrf_token": csrf(client, "/channels")}).status_code == 403
     )
     assert client.get("/channels/new").status_code == 403
+
+
+def test_channel_changes_made_in_the_pages_are_in_the_audit_trail(member: FlaskClient, receiver) -> None:
+    from aloft.models import AuditEvent
+
+    channel_id = create_slack(member, receiver.url + "/hooks/on-call")
+    member.post(f"/channels/{channel_id}/delete", data={"csrf_token": csrf(member, f"/channels/{channel_id}")})
+    events = db.session.execute(select(AuditEvent.action, AuditEvent.actor).order_by(AuditEvent.created_at)).all()
+    assert [event for event in events if event.action.startswith("channel.")] == [
+        ("channel.created", "ada@example.com"),
+        ("channel.deleted", "ada@example.com"),
+    ]

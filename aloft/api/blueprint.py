@@ -31,13 +31,29 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ID_SCHEMA = {"type": "string", "format": "uuid", "pattern": ID_PATTERN}
 MISSING_BODY = "Missing request body: send a JSON object."
 BEARER_SCHEME = "bearerAuth"
+SESSION_SCHEME = "browserSession"
+CSRF_SCHEME = "csrfToken"
 SPEC_OPTIONS = {
     "components": {
         "securitySchemes": {
-            BEARER_SCHEME: {"type": "http", "scheme": "bearer", "description": "An API key: `ur_` + 24 characters."}
+            BEARER_SCHEME: {"type": "http", "scheme": "bearer", "description": "An API key: `ur_` + 24 characters."},
+            SESSION_SCHEME: {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "aloft_session",
+                "description": "A signed-in browser's session (set by `/signin`); counts only with `csrfToken`.",
+            },
+            CSRF_SCHEME: {
+                "type": "apiKey",
+                "in": "header",
+                "name": "X-CSRFToken",
+                "description": "The session's CSRF token, from the `csrf-token` meta tag of any page.",
+            },
         }
     },
 }
+#: Either an API key, or a browser session together with its CSRF token.
+SECURITY = [{BEARER_SCHEME: []}, {SESSION_SCHEME: [], CSRF_SCHEME: []}]
 
 
 class IssueSchema(ma.Schema):
@@ -148,7 +164,7 @@ class Blueprint(flask_smorest.Blueprint):
             doc["security"] = []
             return doc
         scope = self.required_scope(method.upper())
-        doc["security"] = [{BEARER_SCHEME: []}]
+        doc["security"] = SECURITY
         responses = doc.setdefault("responses", {})
         responses.setdefault(401, "UNAUTHORIZED")
         if self.scope_family is not None:  # any_key endpoints refuse only a missing or invalid key

@@ -29,6 +29,7 @@ from aloft.models import Channel, Delivery, utcnow
 from aloft.notify.channel_secrets import readable_config, seal_config
 from aloft.notify.channel_types import settings_problem
 from aloft.notify.sending import Claim, lease, send_claimed
+from aloft.people import audit
 
 blp = Blueprint(
     "channels",
@@ -210,6 +211,8 @@ class Channels(MethodView):
         channel = Channel(org_id=current_org_id())
         apply_input(channel, data)
         db.session.add(channel)
+        db.session.flush()
+        record_channel("channel.created", channel)
         db.session.commit()
         return {"channel": channel}
 
@@ -229,6 +232,7 @@ class ChannelById(MethodView):
         """Replace a channel: send the complete input. A masked secret sent back keeps the stored one."""
         channel = find_channel(channel_id)
         apply_input(channel, data)
+        record_channel("channel.changed", channel)
         db.session.commit()
         return {"channel": channel}
 
@@ -247,6 +251,7 @@ class ChannelById(MethodView):
         merged.update(changes)
         schema = ChannelInputSchema()
         apply_input(channel, schema.load(merged))
+        record_channel("channel.changed", channel)
         db.session.commit()
         return {"channel": channel}
 
@@ -255,6 +260,7 @@ class ChannelById(MethodView):
     def delete(self, channel_id: str) -> dict[str, bool]:
         """Delete a channel; monitors that used it no longer do, and its delivery log goes too."""
         channel = find_channel(channel_id)
+        record_channel("channel.deleted", channel)
         db.session.execute(delete(Channel).where(Channel.id == channel.id))
         db.session.commit()
         return {"ok": True}
@@ -315,6 +321,11 @@ def delivery_log(channel: Channel, args: dict[str, Any]) -> tuple[list[Delivery]
     """A page of the channel's deliveries, newest first (``limit``, default 100, and ``cursor``)."""
     query = select(Delivery).where(Delivery.channel_id == channel.id)
     return fetch_page(query, Delivery.created_at, Delivery.id, args, newest_first=True, default_limit=100)
+
+
+def record_channel(action: str, channel: Channel) -> None:
+    """Into the audit trail: the channel's id, name and type; never its settings, which hold secrets."""
+    audit.record(action, channel.org_id, {"channelId": channel.id, "name": channel.name, "type": channel.type})
 
 
 def find_channel(channel_id: str) -> Channel:

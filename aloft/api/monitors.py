@@ -22,6 +22,7 @@ from aloft.api.resources import find_in_org, list_envelope
 from aloft.checks import url_problem
 from aloft.extensions import db
 from aloft.models import Channel, CheckResult, Incident, Monitor, Organization, utcnow
+from aloft.people import audit
 from aloft.pings import expect_pings, ping_url
 from aloft.stats.queries import Retention, totals
 
@@ -326,6 +327,7 @@ class MonitorById(MethodView):
     def delete(self, monitor_id: str) -> dict[str, bool]:
         """Delete a monitor with its results and incidents."""
         monitor = find_monitor(monitor_id)
+        audit.record("monitor.deleted", monitor.org_id, {"monitorId": monitor.id, "name": monitor.name})
         db.session.execute(delete(Monitor).where(Monitor.id == monitor.id))
         db.session.commit()
         return {"ok": True}

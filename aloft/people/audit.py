@@ -7,12 +7,13 @@ roles, never a secret: no password, token or channel setting is ever passed here
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flask import g, has_request_context, request
 from flask_login import current_user
-from sqlalchemy import delete
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from aloft.extensions import db
 from aloft.models import AuditEvent, utcnow
@@ -77,9 +78,13 @@ def record(
     return event
 
 
-def prune(keep_days: int) -> int:
-    """Delete events older than ``keep_days``; returns how many."""
-    cutoff = utcnow() - timedelta(days=keep_days)
-    deleted = db.session.execute(delete(AuditEvent).where(AuditEvent.created_at < cutoff)).rowcount
-    db.session.commit()
-    return deleted
+def prune_events(session: Session, keep_days: int, now: datetime, *, chunk: int = 1000) -> int:
+    """Delete events older than ``keep_days``, ``chunk`` at a time (short transactions); returns how many."""
+    cutoff = now - timedelta(days=keep_days)
+    deleted = 0
+    while True:
+        ids = session.scalars(select(AuditEvent.id).where(AuditEvent.created_at < cutoff).limit(chunk)).all()
+        if not ids:
+            return deleted
+        deleted += session.execute(delete(AuditEvent).where(AuditEvent.id.in_(ids))).rowcount
+        session.commit()

@@ -4,7 +4,8 @@ Both counts live where the API's rate limits do (:mod:`aloft.api.ratelimit_stora
 or a file every web worker opens), so every web worker sees the same numbers. An address
 may try :data:`ATTEMPTS_PER_MINUTE` times a minute. An account (the e-mail typed, whether
 or not anyone has it, so that the answer tells nothing) that failed :data:`FREE_FAILURES`
-times in an hour must then wait before each further attempt, twice as long each time.
+times in an hour must then wait before each further attempt: 15 s, then twice as long each time,
+at most 15 minutes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from limits.strategies import MovingWindowRateLimiter
 #: The figure comparable services use for unauthenticated calls.
 ATTEMPTS_PER_MINUTE = 20
 FREE_FAILURES = 5
+#: The wait after the fifth failure; each further failure doubles it.
+FIRST_DELAY_SECONDS = 15
 #: The longest wait between attempts, however many failed.
 MAX_DELAY_SECONDS = 15 * 60
 #: Failures are counted over this moving window (an hour); the limit is only a ceiling.
@@ -49,7 +52,7 @@ def delay_after(failed: int) -> int:
     """Seconds an account that failed ``failed`` times must wait between attempts."""
     if failed < FREE_FAILURES:
         return 0
-    return min(2 ** (failed - FREE_FAILURES), MAX_DELAY_SECONDS)
+    return min(FIRST_DELAY_SECONDS * 2 ** (failed - FREE_FAILURES), MAX_DELAY_SECONDS)
 
 
 def wait_seconds(email: str) -> int:

@@ -1,9 +1,10 @@
 """Pruning history past its retention, in small transactions that never hold the checks up.
 
 Raw results are kept ``ALOFT_KEEP_RESULTS_DAYS``, minute, hour and day rollups their own
-``ALOFT_KEEP_*_DAYS``. Rows go monitor by monitor, at most :data:`CHUNK` per transaction,
-each found through its table's own primary-key or (monitor, time) index, so a prune is many
-short writes the recorder interleaves with (on SQLite it waits its turn on the same lock).
+``ALOFT_KEEP_*_DAYS`` (audit-log events ``ALOFT_KEEP_AUDIT_DAYS``, after them). Rows go monitor
+by monitor, at most :data:`CHUNK` per transaction, each found through its table's own
+primary-key or (monitor, time) index, so a prune is many short writes the recorder
+interleaves with (on SQLite it waits its turn on the same lock).
 A prune also seals the days that have ended (:func:`seal_days`).
 The scheduler runs it hourly on a thread of its own; ``aloft prune`` runs it at once.
 """
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 from aloft.config import Settings
 from aloft.engine.statements import one_writer
 from aloft.models import CheckResult, Monitor, Rollup, utcnow
+from aloft.people.audit import prune_events
 from aloft.stats import buckets
 from aloft.stats.rollups import period_start
 
@@ -44,6 +46,8 @@ class Pruned:
     monitors: int = 0
     #: Finished days whose p95 latency was stored.
     sealed: int = 0
+    #: Audit-log events past ``ALOFT_KEEP_AUDIT_DAYS``.
+    audit_events: int = 0
 
     def __str__(self) -> str:
         counts = self.counts
@@ -99,6 +103,7 @@ def prune(
             progress(pruned)
     if stop is None or not stop.is_set():
         pruned.sealed = seal_days(session, now or utcnow())
+        pruned.audit_events = prune_events(session, settings.keep_audit_days, now or utcnow())
     return pruned
 
 

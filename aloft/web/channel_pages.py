@@ -15,6 +15,7 @@ from aloft.api.channels import (
     delivery_log,
     find_channel,
     masked_config,
+    record_channel,
     send_test,
     usable_channel_types,
 )
@@ -93,6 +94,8 @@ def save(found: Channel | None) -> Any:
         return render_form(found, data, errors, 400)
     if found is None:
         db.session.add(target)
+        db.session.flush()
+    record_channel("channel.changed" if found else "channel.created", target)
     db.session.commit()
     flash(f"{'Saved' if found else 'Created'} {target.name}. Send a test message to see that it works.", "info")
     return redirect(url_for("web.channel", channel_id=target.id))
@@ -137,6 +140,7 @@ def delete_channel(channel_id: str) -> Any:
     check_csrf()
     require_scope("alerts:write")
     found = find_channel(channel_id)
+    record_channel("channel.deleted", found)
     db.session.execute(delete(Channel).where(Channel.id == found.id))
     db.session.commit()
     flash(f"Deleted {found.name}; monitors that used it no longer do.", "info")

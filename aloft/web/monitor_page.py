@@ -13,6 +13,7 @@ from aloft.api.incidents import actor_names, describe, find_incident
 from aloft.api.monitors import apply_input, check_types, find_monitor, monitor_stats, stored_input
 from aloft.extensions import db
 from aloft.models import CheckResult, Incident, Monitor, Ping, utcnow
+from aloft.people import audit
 from aloft.pings import ping_url
 from aloft.stats.overview import latency_series
 from aloft.stats.queries import daily
@@ -113,6 +114,7 @@ def delete_monitor(monitor_id: str) -> Any:
         return render_template("monitor_delete.html", monitor=found)
     check_csrf()
     require_scope("monitors:write")
+    audit.record("monitor.deleted", found.org_id, {"monitorId": found.id, "name": found.name})
     db.session.execute(delete(Monitor).where(Monitor.id == found.id))
     db.session.commit()
     flash(f"Deleted {found.name} with its history.", "info")
