@@ -239,3 +239,26 @@ def test_a_viewer_sees_incidents_without_buttons_and_is_refused_the_actions(clie
         client.get(f"/api/v1/incidents/{incident['id']}", headers=auth_headers).json["incident"]["acknowledgedAt"]
         is None
     )
+
+
+def test_a_viewer_sees_a_monitor_without_its_buttons_and_cannot_pause_it(client, org, auth_headers, sign_in) -> None:
+    sign_in(org, "viewer")
+    monitor = create_monitor(client, auth_headers, name="Shop")
+    page = client.get(f"/monitors/{monitor['id']}").get_data(as_text=True)
+    assert "Shop" in page and ">Pause<" not in page and ">Edit<" not in page and "Delete" not in page
+    assert ">New monitor<" not in client.get("/").get_data(as_text=True)
+    answer = client.post(f"/monitors/{monitor['id']}/pause", data={"csrf_token": csrf(client, "/")})
+    assert answer.status_code == 403
+    assert client.get(f"/api/v1/monitors/{monitor['id']}", headers=auth_headers).json["monitor"]["paused"] is False
+
+
+def test_a_heartbeat_monitors_page_lists_its_pings(client, org, auth_headers, sign_in) -> None:
+    from aloft.pings import record_ping
+
+    sign_in(org)
+    monitor = create_monitor(client, auth_headers, name="Nightly backup", type="heartbeat", url=None)
+    token = monitor["pingUrl"].rsplit("/", 1)[1]
+    record_ping(token, "success", method="POST", source_ip="10.0.0.7", body="backup done: 42 files")
+    page = client.get(f"/monitors/{monitor['id']}").get_data(as_text=True)
+    assert "<h2>Pings</h2>" in page and "10.0.0.7" in page and "backup done: 42 files" in page
+    assert monitor["pingUrl"] in page  # an admin may see and copy it
