@@ -118,20 +118,29 @@ class Incidents(MethodView):
     @blp.response(200, IncidentListSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The organization's incidents, newest first; filter by `status`, `monitorId` and `since`."""
-        query = (
-            select(Incident, Monitor.name)
-            .join(Monitor, Monitor.id == Incident.monitor_id)
-            .where(Incident.org_id == current_org_id())
-        )
-        if "status" in args:
-            query = query.where(Incident.status == args["status"])
-        if "monitor_id" in args:
-            query = query.where(Incident.monitor_id == args["monitor_id"])
-        if "since" in args:
-            query = query.where(Incident.started_at >= args["since"])
-        rows, next_cursor = fetch_page(query, Incident.started_at, Incident.id, args, newest_first=True)
-        keys = actor_names(incident for incident, _ in rows)
-        return {"incidents": [describe(incident, name, keys) for incident, name in rows], "next_cursor": next_cursor}
+        incidents, next_cursor = list_incidents(args)
+        return {"incidents": incidents, "next_cursor": next_cursor}
+
+
+def list_incidents(args: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the caller's organization's incidents, newest first, described; and the next cursor.
+
+    ``args`` as ``IncidentArgs`` loads them: ``status``, ``monitor_id``, ``since``, ``limit``, ``cursor``.
+    """
+    query = (
+        select(Incident, Monitor.name)
+        .join(Monitor, Monitor.id == Incident.monitor_id)
+        .where(Incident.org_id == current_org_id())
+    )
+    if "status" in args:
+        query = query.where(Incident.status == args["status"])
+    if "monitor_id" in args:
+        query = query.where(Incident.monitor_id == args["monitor_id"])
+    if "since" in args:
+        query = query.where(Incident.started_at >= args["since"])
+    rows, next_cursor = fetch_page(query, Incident.started_at, Incident.id, args, newest_first=True)
+    keys = actor_names(incident for incident, _ in rows)
+    return [describe(incident, name, keys) for incident, name in rows], next_cursor
 
 
 @blp.route("/<id:incident_id>")

@@ -5,12 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
-from sqlalchemy import select
 
-from aloft.api.incidents import Actor, acknowledge, actor_names, describe, find_incident, resolve
-from aloft.api.paging import fetch_page
+from aloft.api.incidents import Actor, acknowledge, find_incident, list_incidents, resolve
 from aloft.extensions import db
-from aloft.models import Incident, Monitor
 from aloft.web.access import require_scope, signed_in_page, viewer
 from aloft.web.blueprint import bp
 from aloft.web.forms import check_csrf
@@ -22,18 +19,13 @@ PAGE = 50
 @signed_in_page
 def incidents() -> str:
     status = request.args.get("status", "")
-    query = (
-        select(Incident, Monitor.name)
-        .join(Monitor, Monitor.id == Incident.monitor_id)
-        .where(Incident.org_id == viewer().org_id)
-    )
+    args: dict[str, Any] = {"limit": PAGE}
     if status in ("open", "resolved"):
-        query = query.where(Incident.status == status)
-    rows, _ = fetch_page(query, Incident.started_at, Incident.id, {"limit": PAGE}, newest_first=True)
-    keys = actor_names(incident for incident, _ in rows)
+        args["status"] = status
+    found, _ = list_incidents(args)
     return render_template(
         "incidents.html",
-        incidents=[describe(incident, name, keys) for incident, name in rows],
+        incidents=found,
         status=status,
         show_monitor=True,
         may_write=viewer().has_scope("monitors:write"),

@@ -9,10 +9,10 @@ from typing import Any
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import delete, select
 
-from aloft.api.incidents import actor_names, describe, find_incident
+from aloft.api.incidents import find_incident, list_incidents
 from aloft.api.monitors import apply_input, check_types, find_monitor, monitor_stats, stored_input
 from aloft.extensions import db
-from aloft.models import CheckResult, Incident, Monitor, Ping, utcnow
+from aloft.models import CheckResult, Monitor, Ping, utcnow
 from aloft.people import audit
 from aloft.pings import ping_url
 from aloft.stats.overview import latency_series
@@ -30,6 +30,7 @@ RANGES = {
 }
 UPTIME_DAYS = 90
 RECENT = 25
+RECENT_INCIDENTS = 10
 
 
 @bp.get("/monitors/<monitor_id>")
@@ -42,11 +43,7 @@ def monitor(monitor_id: str) -> str:
         chosen = "24h"
     label, period, length = RANGES[chosen]
     stats = monitor_stats(found)
-    incident_rows = db.session.scalars(
-        select(Incident).where(Incident.monitor_id == found.id).order_by(Incident.started_at.desc()).limit(10)
-    ).all()
-    keys = actor_names(incident_rows)
-    incidents = [describe(incident, found.name, keys) for incident in incident_rows]
+    incidents, _ = list_incidents({"monitor_id": found.id, "limit": RECENT_INCIDENTS})
     open_incident = next((incident for incident in incidents if incident["status"] == "open"), None)
     check_type = check_types().get(found.type)
     passive = bool(check_type and check_type.passive)
