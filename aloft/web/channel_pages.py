@@ -19,7 +19,6 @@ from aloft.api.channels import (
     send_test,
     usable_channel_types,
 )
-from aloft.api.errors import issues_from_messages
 from aloft.extensions import db
 from aloft.models import Channel
 from aloft.type_catalog import channel_type_entry
@@ -27,7 +26,7 @@ from aloft.web.access import require_scope, signed_in_page, viewer
 from aloft.web.blueprint import bp
 from aloft.web.forms import check_csrf
 from aloft.web.monitor_form import TypeChoice
-from aloft.web.schema_form import read_fields
+from aloft.web.schema_form import errors_by_field, read_fields
 
 LOG_PAGE = 50
 
@@ -86,12 +85,7 @@ def save(found: Channel | None) -> Any:
         apply_input(target, ChannelInputSchema().load(data))
     except ma.ValidationError as error:
         db.session.rollback()
-        errors: dict[str, list[str]] = {}
-        for issue in issues_from_messages(error.messages):
-            path = [str(part) for part in issue["path"]]
-            key = f"config.{kind}.{path[1]}" if path[:1] == ["config"] and len(path) > 1 else ".".join(path[:1])
-            errors.setdefault(key, []).append(issue["message"])
-        return render_form(found, data, errors, 400)
+        return render_form(found, data, errors_by_field(error.messages, "config", kind), 400)
     if found is None:
         db.session.add(target)
         db.session.flush()

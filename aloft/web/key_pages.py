@@ -1,8 +1,7 @@
 """The API page, as the guide tells it: create a key (its token shown exactly once), list the keys, revoke one.
 
-The token of a new key goes to the browser once: sealed (aloft.notify.channel_secrets) into the
-signed session cookie on the POST, shown and removed by the GET it redirects to; a reload finds
-nothing. Revoking is for admins only, checked here whatever the page showed.
+The token of a new key is shown once (aloft.web.shown_once): a reload finds nothing.
+Revoking is for admins only, checked here whatever the page showed.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from aloft.access import REVOKE_KEYS
@@ -18,11 +17,11 @@ from aloft.api.keys import active_keys
 from aloft.extensions import db
 from aloft.keys import SCOPES, new_key
 from aloft.models import ApiKey, Organization, User, is_id, utcnow
-from aloft.notify.channel_secrets import seal, unseal
 from aloft.people import audit
 from aloft.web.access import require_action, require_scope, signed_in_page, viewer
 from aloft.web.blueprint import bp
 from aloft.web.forms import check_csrf
+from aloft.web.shown_once import show_once, take
 
 #: Where the new token waits, sealed, for the one page that shows it.
 NEW_TOKEN = "aloft.new_key_token"
@@ -36,8 +35,7 @@ def secret_key() -> str:
 @signed_in_page
 def api_keys() -> Any:
     require_scope("api-keys:read")
-    sealed = session.pop(NEW_TOKEN, None)
-    new_token = unseal(secret_key(), sealed) if sealed else None
+    new_token, _ = take(NEW_TOKEN)
     person = viewer()
     response = current_app.make_response(
         render_template(
@@ -107,7 +105,7 @@ def create_key() -> Any:
     db.session.flush()
     audit.record("key.created", organization.id, {"keyId": key.id, "name": key.name, "prefix": key.prefix})
     db.session.commit()
-    session[NEW_TOKEN] = seal(secret_key(), token)
+    show_once(NEW_TOKEN, token)
     return redirect(url_for("web.api_keys"))
 
 

@@ -1,14 +1,14 @@
 """Members: who is in the organization with which role, open invitations; admins invite, change roles and remove.
 
 The services are the people issue's (aloft.people.members, aloft.people.invites), the ones the
-API calls. An invitation's link is shown once, like a key's token (aloft.web.key_pages).
+API calls. An invitation's link is shown once, like a key's token (aloft.web.shown_once).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
@@ -16,26 +16,22 @@ from aloft.access import MANAGE_MEMBERS
 from aloft.api.invites import open_invites
 from aloft.extensions import db
 from aloft.models import ROLES, Membership, OneTimeLink, Organization, User, is_id, utcnow
-from aloft.notify.channel_secrets import seal, unseal
 from aloft.people import audit, invites
 from aloft.people.accounts import normalize_email
 from aloft.people.members import LastAdmin, change_role, remove
 from aloft.web.access import require_action, require_scope, signed_in_page, viewer
 from aloft.web.blueprint import bp
 from aloft.web.forms import check_csrf
+from aloft.web.shown_once import show_once, take
 
 NEW_INVITE = "aloft.new_invite_url"
-
-
-def secret_key() -> str:
-    return current_app.extensions["aloft.settings"].secret_key
 
 
 @bp.get("/members")
 @signed_in_page
 def members() -> Any:
     require_scope("team:read")
-    sealed = session.pop(NEW_INVITE, None)
+    invite_url, facts = take(NEW_INVITE)
     response = current_app.make_response(
         render_template(
             "members.html",
@@ -48,8 +44,8 @@ def members() -> Any:
             invites=db.session.scalars(
                 open_invites().options(joinedload(OneTimeLink.created_by)).order_by(OneTimeLink.created_at)
             ).all(),
-            invite_url=unseal(secret_key(), sealed["url"]) if sealed else None,
-            invite_emailed=bool(sealed and sealed["emailed"]),
+            invite_url=invite_url,
+            invite_emailed=bool(facts.get("emailed")),
             roles=ROLES,
             may_manage=viewer().may(MANAGE_MEMBERS),
         )
@@ -125,7 +121,7 @@ def invite_member() -> Any:
     _link, url, emailed = invites.invite(
         db.session.get(Organization, org_id), email, role, db.session.get(User, viewer().user_id)
     )
-    session[NEW_INVITE] = {"url": seal(secret_key(), url), "emailed": emailed}
+    show_once(NEW_INVITE, url, emailed=emailed)
     return redirect(url_for("web.members"))
 
 

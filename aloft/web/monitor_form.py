@@ -13,7 +13,6 @@ import marshmallow as ma
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from aloft.api.errors import issues_from_messages
 from aloft.api.monitors import MonitorInputSchema, apply_input, find_monitor
 from aloft.extensions import db
 from aloft.models import Channel, Monitor
@@ -21,7 +20,7 @@ from aloft.type_catalog import check_type_entry
 from aloft.web.access import require_scope, signed_in_page, viewer
 from aloft.web.blueprint import bp
 from aloft.web.forms import check_csrf
-from aloft.web.schema_form import SchemaField, fields_of, read_fields
+from aloft.web.schema_form import SchemaField, errors_by_field, fields_of, read_fields
 
 NUMBERS = (("intervalSeconds", 300), ("timeoutSeconds", 10), ("confirmationCount", 2))
 
@@ -62,17 +61,6 @@ def read_form(form: Any, choices: list[TypeChoice]) -> dict[str, Any]:
     data["settings"] = read_fields(chosen.schema, form, f"settings.{kind}.") if chosen else {}
     data["channelIds"] = form.getlist("channelIds")
     return data
-
-
-def errors_by_field(error: ma.ValidationError, kind: str) -> dict[str, list[str]]:
-    """The API's issues, keyed as the form names its fields (``settings.<type>.<key>`` for settings)."""
-    found: dict[str, list[str]] = {}
-    for issue in issues_from_messages(error.messages):
-        path = [str(part) for part in issue["path"]]
-        in_settings = path[:1] == ["settings"] and len(path) > 1
-        key = f"settings.{kind}.{path[1]}" if in_settings else ".".join(path[:1])
-        found.setdefault(key, []).append(issue["message"])
-    return found
 
 
 def stored_values(monitor: Monitor) -> dict[str, Any]:
@@ -118,7 +106,7 @@ def save(monitor: Monitor | None) -> Any:
     try:
         loaded = MonitorInputSchema().load(data)
     except ma.ValidationError as error:
-        return render_form(monitor, data, errors_by_field(error, data["type"]), 400)
+        return render_form(monitor, data, errors_by_field(error.messages, "settings", data["type"]), 400)
     target = monitor or Monitor(org_id=viewer().org_id)
     apply_input(target, loaded)
     if monitor is None:

@@ -13,6 +13,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from aloft.api.errors import issues_from_messages
+
 #: Form widgets: what a property is entered with.
 CHECKBOX, SELECT, NUMBER, TEXT, EMAIL, LIST, LINES, JSON_TEXT = (
     "checkbox",
@@ -139,3 +141,14 @@ def parse(prop: dict[str, Any], widget: str, raw: str) -> Any:
         except ValueError:
             return raw
     return raw
+
+
+def errors_by_field(messages: Any, typed: str, kind: str) -> dict[str, list[str]]:
+    """The API's validation messages keyed as the form names its fields: ``<typed>.<type>.<key>`` for the
+    type's own object (``settings`` of a monitor, ``config`` of a channel), the field's name otherwise."""
+    found: dict[str, list[str]] = {}
+    for issue in issues_from_messages(messages):
+        path = [str(part) for part in issue["path"]]
+        key = f"{typed}.{kind}.{path[1]}" if path[:1] == [typed] and len(path) > 1 else ".".join(path[:1])
+        found.setdefault(key, []).append(issue["message"])
+    return found
