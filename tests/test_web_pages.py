@@ -262,3 +262,25 @@ def test_a_heartbeat_monitors_page_lists_its_pings(client, org, auth_headers, si
     page = client.get(f"/monitors/{monitor['id']}").get_data(as_text=True)
     assert "<h2>Pings</h2>" in page and "10.0.0.7" in page and "backup done: 42 files" in page
     assert monitor["pingUrl"] in page  # an admin may see and copy it
+
+
+def test_a_person_in_two_organizations_switches_between_them(client, org, other_org, auth_headers) -> None:
+    from aloft.extensions import db
+    from aloft.models import Membership
+    from aloft.testing import issue_key
+
+    ada = person(org, "admin")
+    db.session.add(Membership(org_id=other_org.id, user_id=ada.id, role="viewer"))
+    db.session.commit()
+    _, other_token = issue_key(client.application, other_org)
+    create_monitor(client, {"Authorization": f"Bearer {other_token}"}, name="Their shop")
+    create_monitor(client, auth_headers, name="Our shop")
+    people_sign_in(client)
+    page = client.get("/").get_data(as_text=True)
+    assert ">Our shop<" in page and ">Their shop<" not in page
+    assert '<select id="org-switch" name="org_id" data-autosubmit>' in page and ">Globex</option>" in page
+
+    answer = client.post("/organization", data={"csrf_token": csrf(client), "org_id": other_org.id, "next": "/"})
+    assert answer.status_code == 302
+    page = client.get("/").get_data(as_text=True)
+    assert ">Their shop<" in page and ">Our shop<" not in page and "(viewer)" in page
