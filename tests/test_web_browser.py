@@ -159,6 +159,11 @@ def test_the_first_admin_sets_a_password_and_works_through_the_ui(
     page.get_by_role("link", name="Checkout {{7*7}}<b>").wait_for()
     assert page.url == live_url + "/"
     browser.shoot(page, "dashboard")
+    page.get_by_label("Name or target").fill("no such monitor")
+    assert page.get_by_role("link", name="Checkout {{7*7}}<b>").is_hidden()
+    page.get_by_label("Name or target").fill("shop.example")
+    assert page.get_by_role("link", name="Checkout {{7*7}}<b>").is_visible()
+    page.get_by_label("Name or target").fill("")
 
     # An incident: acknowledged, then resolved, by this person.
     _, script_token = issue_key(app, organization, "setup script")

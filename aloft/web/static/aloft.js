@@ -12,6 +12,22 @@ function autosubmit(root) {
   }
 }
 
+// The dashboard's text filter narrows the rows as one types (Enter asks the server, as without script).
+function liveFilter(board) {
+  const input = board.querySelector('input[name="q"]');
+  if (!input) return;
+  const apply = () => {
+    const wanted = input.value.trim().toLowerCase();
+    for (const row of board.querySelectorAll("table.monitors tbody tr")) {
+      const cells = row.cells;
+      const text = `${cells[1].textContent} ${cells[3].textContent}`.toLowerCase();
+      row.hidden = wanted !== "" && !text.includes(wanted);
+    }
+  };
+  input.addEventListener("input", apply);
+  apply();
+}
+
 // The dashboard: ask whether the organization's state changed (204 when not); when it did, or once a
 // minute for the figures, fetch this page again and swap its content in, keeping focus and filters.
 function keepCurrent(board) {
@@ -24,10 +40,14 @@ function keepCurrent(board) {
     const fresh = page.getElementById("dashboard");
     if (!fresh) return;
     const focused = document.activeElement && document.activeElement.name;
+    const typed = board.querySelector('input[name="q"]');
+    const freshTyped = fresh.querySelector('input[name="q"]');
+    if (typed && freshTyped) freshTyped.value = typed.value;
     board.replaceWith(fresh);
     board = fresh;
     document.title = page.title;
     autosubmit(board);
+    liveFilter(board);
     if (focused) {
       const again = board.querySelector(`[name="${focused}"]`);
       if (again) again.focus();
@@ -93,7 +113,10 @@ function copyButtons() {
 document.addEventListener("DOMContentLoaded", () => {
   autosubmit(document);
   const board = document.getElementById("dashboard");
-  if (board) keepCurrent(board);
+  if (board) {
+    liveFilter(board);
+    keepCurrent(board);
+  }
   for (const form of document.querySelectorAll("form[data-monitor-form]")) typeFields(form);
   copyButtons();
 });
