@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from api_support import create_monitor
 from flask.testing import FlaskClient
-from people_support import person
+from people_support import PASSWORD, person
 from people_support import sign_in as people_sign_in
 from web_support import TOKEN, csrf, record
 
@@ -284,3 +284,24 @@ def test_a_person_in_two_organizations_switches_between_them(client, org, other_
     assert answer.status_code == 302
     page = client.get("/").get_data(as_text=True)
     assert ">Their shop<" in page and ">Our shop<" not in page and "(viewer)" in page
+
+
+def test_a_notifications_link_leads_through_sign_in_back_to_the_monitor(client, org, auth_headers) -> None:
+    monitor = create_monitor(client, auth_headers, name="Shop")
+    person(org, "member")
+    first = client.get(f"/monitors/{monitor['id']}")
+    assert first.headers["Location"] == f"/signin?next=/monitors/{monitor['id']}"
+    assert f'name="next" value="/monitors/{monitor["id"]}"' in client.get(first.headers["Location"]).get_data(
+        as_text=True
+    )
+    signed_in = client.post(
+        "/signin",
+        data={
+            "email": "ada@example.com",
+            "password": PASSWORD,
+            "next": f"/monitors/{monitor['id']}",
+            "csrf_token": csrf(client, "/signin"),
+        },
+    )
+    assert signed_in.headers["Location"] == f"/monitors/{monitor['id']}"
+    assert ">Shop</h1>" in client.get(signed_in.headers["Location"]).get_data(as_text=True)
