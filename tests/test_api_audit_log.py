@@ -94,3 +94,25 @@ def test_events_past_the_retention_are_pruned(app, org):
     db.session.commit()
     assert prune_events(db.session, app.extensions["aloft.settings"].keep_audit_days, now) == 1
     assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 1
+
+
+def test_the_prune_also_deletes_ended_sessions_and_old_links(app, org):
+    from aloft.models import OneTimeLink, WebSession
+    from aloft.stats.pruning import prune
+
+    ada = person(org)
+    now = utcnow()
+    db.session.add_all(
+        [
+            WebSession(user=ada, token_hash="a" * 64, created_at=now, last_seen_at=now),
+            WebSession(user=ada, token_hash="b" * 64, created_at=now, last_seen_at=now - timedelta(hours=13)),
+            WebSession(user=ada, token_hash="c" * 64, created_at=now - timedelta(days=31), last_seen_at=now),
+            OneTimeLink(purpose="reset", user=ada, token_hash="d" * 64, expires_at=now + timedelta(hours=1)),
+            OneTimeLink(purpose="reset", user=ada, token_hash="e" * 64, expires_at=now - timedelta(days=8)),
+        ]
+    )
+    db.session.commit()
+    pruned = prune(db.session, app.extensions["aloft.settings"], now)
+    assert pruned.expired_access == 3
+    assert db.session.scalars(select(WebSession.token_hash)).all() == ["a" * 64]
+    assert db.session.scalars(select(OneTimeLink.token_hash)).all() == ["d" * 64]

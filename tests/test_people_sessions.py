@@ -180,3 +180,14 @@ def test_sign_in_and_out_are_in_the_audit_trail_without_secrets(client, org, ada
     assert all(event.org_id == org.id and event.actor == "ada@example.com" for event in events)
     assert all(event.ip == "127.0.0.1" for event in events)
     assert "wrong password" not in repr([event.details for event in events])
+
+
+@pytest.mark.parametrize(
+    ("target", "lands"), [("/monitors/x", "/monitors/x"), ("https://evil.example/", "/"), ("//evil.example/", "/")]
+)
+def test_sign_in_returns_to_a_page_of_this_server_only(client, ada, target, lands):
+    token = csrf_token(client, "/signin")
+    response = client.post(
+        "/signin", data={"email": "ada@example.com", "password": PASSWORD, "next": target, "csrf_token": token}
+    )
+    assert response.status_code == 302 and response.headers["Location"] == lands

@@ -109,8 +109,9 @@ def test_a_reset_link_is_mailed_works_once_and_ends_every_session(app, org, mail
     token = csrf_token(client, path)
     new = "Velvet-harbor-Quince-73"
     assert client.post(path, data={"password": new, "confirm": new, "csrf_token": token}).status_code == 302
-    assert db.session.scalar(select(func.count()).select_from(WebSession)) == 0
+    assert db.session.scalar(select(func.count()).select_from(WebSession)) == 1  # only the one just signed in
     assert signed_in.get("/signin").status_code == 200
+    assert client.get("/signin").status_code == 302
     assert client.get(path).status_code == 404
     assert sign_in(client, password=new).status_code == 302
     assert (

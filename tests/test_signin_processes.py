@@ -10,38 +10,18 @@ from __future__ import annotations
 import http.client
 import re
 import secrets
-import shutil
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
+import test_ratelimit_processes
 from test_ratelimit_processes import Up
 
 from aloft.people.signin_limits import ATTEMPTS_PER_MINUTE, FREE_FAILURES
-from aloft.testing import RedisServer, unavailable
 
-
-@pytest.fixture(scope="module", params=["data dir", "redis"])
-def up(request, tmp_path_factory) -> Iterator[Up]:
-    directory = tmp_path_factory.mktemp("up")
-    variables = {}
-    redis = None
-    if request.param == "redis":
-        if shutil.which("redis-server") is None:
-            unavailable("redis-server is not installed (apt-get install redis-server)")
-        redis = RedisServer(directory)
-        redis.start()
-        variables["ALOFT_REDIS_URL"] = redis.url
-    try:
-        server = Up(directory, **variables)
-        yield server
-        output = server.stop()
-        assert output.count("Booting worker with pid") == 2, "aloft up's default is two web workers"
-    finally:
-        if redis is not None:
-            redis.stop()
+#: The same `aloft up` as the API's rate-limit tests (two workers; counts in the data dir's file, then in a
+#: Redis of its own), started once for this module.
+up = test_ratelimit_processes.up
 
 
 def a_source() -> str:

@@ -96,12 +96,16 @@ def test_up_serves_prints_a_key_once_and_stops_on_ctrl_c(tmp_path):
         status, body = get(f"{up.url}/api/v1/status", token_lines[0])
         assert status == 200, body
         assert get(f"{up.url}/api/v1/status", "ur_" + "0" * 24)[0] == 401
+        (setup,) = [line.strip() for line in up.lines if "/setup/" in line]
+        assert setup.startswith("http://localhost:8000/setup/")  # ALOFT_BASE_URL's default
+        status, body = get(up.url + setup.removeprefix("http://localhost:8000"))
+        assert status == 200 and b"Set your password" in body and b"admin@localhost" in body
     finally:
         assert up.stop() == 0
 
     again = Up(tmp_path)
     try:
-        assert not [line for line in again.lines if line.strip().startswith("ur_")]
+        assert not [line for line in again.lines if line.strip().startswith("ur_") or "/setup/" in line]
         assert not any("Created organization" in line for line in again.lines)
         hint = again.wait_for("Lost it?")
         assert hint.endswith(f"Make another with: aloft --data-dir {tmp_path / 'data'} keys create NAME")

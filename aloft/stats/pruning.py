@@ -24,6 +24,7 @@ from aloft.config import Settings
 from aloft.engine.statements import one_writer
 from aloft.models import CheckResult, Monitor, Rollup, utcnow
 from aloft.people.audit import prune_events
+from aloft.people.expiry import delete_expired
 from aloft.stats import buckets
 from aloft.stats.rollups import period_start
 
@@ -48,6 +49,8 @@ class Pruned:
     sealed: int = 0
     #: Audit-log events past ``ALOFT_KEEP_AUDIT_DAYS``.
     audit_events: int = 0
+    #: Ended browser sessions and old one-time links.
+    expired_access: int = 0
 
     def __str__(self) -> str:
         counts = self.counts
@@ -104,6 +107,7 @@ def prune(
     if stop is None or not stop.is_set():
         pruned.sealed = seal_days(session, now or utcnow())
         pruned.audit_events = prune_events(session, settings.keep_audit_days, now or utcnow())
+        pruned.expired_access = delete_expired(session, settings, now or utcnow())
     return pruned
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
@@ -93,23 +93,14 @@ def _invalid(advice: str) -> ResponseReturnValue:
 
 @bp.route("/setup/<token>", methods=["GET", "POST"])
 def setup(token: str) -> ResponseReturnValue:
-    """The first admin's password, through the link ``aloft up`` prints."""
-    link = find_link("setup", token)
-    if link is None or link.user is None:
-        return _invalid("`aloft users set-password EMAIL` sets a password on the server.")
-    user = link.user
-
-    def done(password: str) -> ResponseReturnValue:
-        set_password(user, password, action="user.password_changed")
-        if not use_link(link):
-            db.session.rollback()
-            return _invalid("")
-        db.session.commit()
-        start_session(user)
-        return redirect(home_after_sign_in())
-
-    fields = {"heading": "Set your password", "email": user.email, "button": "Set password and sign in"}
-    return _new_password_form(fields, done)
+    """A first password, through the link ``aloft up`` or ``aloft users create`` prints."""
+    return _password_link(
+        "setup",
+        token,
+        action="user.password_changed",
+        fields={"heading": "Set your password", "button": "Set password and sign in"},
+        advice="`aloft users set-password EMAIL` sets a password on the server.",
+    )
 
 
 @bp.route("/reset", methods=["GET", "POST"])
@@ -123,21 +114,33 @@ def request_reset() -> ResponseReturnValue:
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
 def reset(token: str) -> ResponseReturnValue:
-    link = find_link("reset", token)
+    """A new password, through the link the reset page mailed."""
+    return _password_link(
+        "reset",
+        token,
+        action="user.password_reset",
+        fields={"heading": "Choose a new password", "button": "Set password and sign in"},
+        advice="Ask for a new link on the reset page.",
+    )
+
+
+def _password_link(purpose: str, token: str, *, action: str, fields: dict, advice: str) -> ResponseReturnValue:
+    """Set the password of the link's person, spend the link (once) and sign them in."""
+    link = find_link(purpose, token)
     if link is None or link.user is None:
-        return _invalid("Ask for a new link on the reset page.")
+        return _invalid(advice)
     user = link.user
 
     def done(password: str) -> ResponseReturnValue:
-        set_password(user, password, action="user.password_reset")
+        set_password(user, password, action=action)
         if not use_link(link):
             db.session.rollback()
-            return _invalid("")
+            return _invalid(advice)
         db.session.commit()
-        flash("Your password is set. Sign in with it.")
-        return redirect(url_for("people.sign_in"))
+        start_session(user)
+        return redirect(home_after_sign_in())
 
-    return _new_password_form({"heading": "Choose a new password", "email": user.email, "button": "Set password"}, done)
+    return _new_password_form({**fields, "email": user.email}, done)
 
 
 @bp.route("/invite/<token>", methods=["GET", "POST"])
