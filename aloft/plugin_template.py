@@ -142,11 +142,10 @@ from __future__ import annotations
 
 import time
 
-from marshmallow import RAISE, Schema, fields, validate
-
 import aloft
 from aloft import targets
 from aloft.checks import CheckResult, CheckTarget, CheckType, Deadline
+from marshmallow import RAISE, Schema, fields, validate
 
 __version__ = "0.1.0"
 
@@ -313,12 +312,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
-
 import aloft
 from aloft.channels import ChannelTarget, ChannelType, Notification
 from aloft.times import isoformat_z
 from aloft.webhooks import post_json, refusal
+from marshmallow import RAISE, Schema, fields, validate
 
 __version__ = "0.1.0"
 
@@ -373,9 +371,9 @@ CHANNEL_TESTS = '''\
 """The $type_name channel type: its message, its errors, its config, and the way from Aloft to the webhook."""
 
 import pytest
-
 from aloft.channels import ChannelTarget, DeliveryError
 from aloft.testing import sample_notification
+
 from $package import ${prefix}Channel
 
 # Every test starts under the default target policy and the system resolver.
