@@ -131,3 +131,11 @@ def test_a_reset_link_expires_after_an_hour(app, org, mailing):
     link.expires_at = link.created_at
     db.session.commit()
     assert client.get(path).status_code == 404
+
+
+def test_asking_for_reset_links_counts_against_the_addresss_attempts(app, org, mailing):
+    person(org)
+    client = app.test_client()
+    answers = [request_reset(client, f"x{n}@example.com").status_code for n in range(ATTEMPTS_PER_MINUTE + 1)]
+    assert answers == [200] * ATTEMPTS_PER_MINUTE + [429]
+    assert mailing.messages() == []

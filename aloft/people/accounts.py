@@ -16,7 +16,7 @@ from aloft.people.passwords import check_strength, hash_password, needs_rehash, 
 from aloft.people.sessions import end_sessions_of
 
 WRONG_CREDENTIALS = "Incorrect e-mail or password."
-TOO_MANY_ATTEMPTS = "Too many sign-in attempts from your address. Wait a minute and try again."
+TOO_MANY_ATTEMPTS = "Too many attempts from your address. Wait a minute and try again."
 
 
 class SignInRefused(Exception):

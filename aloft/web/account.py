@@ -13,8 +13,15 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from aloft.extensions import db
-from aloft.people import audit, invites
-from aloft.people.accounts import SignInRefused, authenticate, create_user, find_user, set_password
+from aloft.people import audit, invites, signin_limits
+from aloft.people.accounts import (
+    TOO_MANY_ATTEMPTS,
+    SignInRefused,
+    authenticate,
+    create_user,
+    find_user,
+    set_password,
+)
 from aloft.people.links import find_link, use_link
 from aloft.people.passwords import WeakPassword
 from aloft.people.resets import send_reset_link
@@ -108,6 +115,9 @@ def request_reset() -> ResponseReturnValue:
     by_email = current_app.extensions["aloft.settings"].smtp_configured
     if request.method == "GET" or not by_email:
         return render_template("request_reset.html", by_email=by_email)
+    # Each request may send a message: it counts against the address's sign-in attempts.
+    if not signin_limits.take_attempt(request.remote_addr):
+        return render_template("request_reset.html", by_email=True, error=TOO_MANY_ATTEMPTS), 429
     send_reset_link(request.form.get("email", "")[:320])
     return render_template("request_reset.html", by_email=True, sent=True)
 
