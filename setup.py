@@ -10,7 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.11",
     packages=find_packages(include=["aloft", "aloft.*"]),
-    package_data={"aloft.web": ["templates/*.html"]},
+    package_data={"aloft.web": ["templates/*.html", "static/*"]},
     install_requires=[
         "flask>=3.0",
         "flask-smorest>=0.45",

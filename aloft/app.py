@@ -184,6 +184,7 @@ def register_blueprints(app: Flask) -> None:
         invites,
         organization,
         profile,
+        types,
         audit_log,
         types,
     ):

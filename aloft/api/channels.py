@@ -275,28 +275,7 @@ class ChannelTest(MethodView):
 
         The attempt is in the channel's delivery log; a failed test is not retried.
         """
-        channel = find_channel(channel_id)
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        settings = app.extensions["aloft.settings"]
-        now = utcnow()
-        notification = Notification.test_message(
-            channel_name=channel.name, channel_type=channel.type, at=now, base_url=settings.base_url
-        )
-        claimed_until = now + lease(settings)
-        delivery = Delivery(
-            channel_id=channel.id,
-            event="test",
-            status="pending",
-            attempts=1,
-            next_attempt_at=None,
-            claimed_until=claimed_until,
-            payload=notification.as_json(),
-        )
-        db.session.add(delivery)
-        db.session.commit()
-        send_claimed(app, Claim(delivery.id, 1, claimed_until), retries=False)
-        db.session.expire_all()
-        return {"delivery": db.session.get(Delivery, delivery.id)}
+        return {"delivery": send_test(find_channel(channel_id))}
 
 
 @blp.route("/<id:channel_id>/deliveries")
@@ -309,12 +288,39 @@ class ChannelDeliveries(MethodView):
 
         Pages of `limit` (default 100); pass `nextCursor` as `cursor` for the next page.
         """
-        channel = find_channel(channel_id)
-        query = select(Delivery).where(Delivery.channel_id == channel.id)
-        deliveries, next_cursor = fetch_page(
-            query, Delivery.created_at, Delivery.id, args, newest_first=True, default_limit=100
-        )
+        deliveries, next_cursor = delivery_log(find_channel(channel_id), args)
         return {"deliveries": deliveries, "next_cursor": next_cursor}
+
+
+def send_test(channel: Channel) -> Delivery:
+    """Send a test message through ``channel`` now, recorded in its delivery log (never retried); how it went."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    settings = app.extensions["aloft.settings"]
+    now = utcnow()
+    notification = Notification.test_message(
+        channel_name=channel.name, channel_type=channel.type, at=now, base_url=settings.base_url
+    )
+    claimed_until = now + lease(settings)
+    delivery = Delivery(
+        channel_id=channel.id,
+        event="test",
+        status="pending",
+        attempts=1,
+        next_attempt_at=None,
+        claimed_until=claimed_until,
+        payload=notification.as_json(),
+    )
+    db.session.add(delivery)
+    db.session.commit()
+    send_claimed(app, Claim(delivery.id, 1, claimed_until), retries=False)
+    db.session.expire_all()
+    return db.session.get(Delivery, delivery.id)
+
+
+def delivery_log(channel: Channel, args: dict[str, Any]) -> tuple[list[Delivery], str | None]:
+    """A page of the channel's deliveries, newest first (``limit``, default 100, and ``cursor``)."""
+    query = select(Delivery).where(Delivery.channel_id == channel.id)
+    return fetch_page(query, Delivery.created_at, Delivery.id, args, newest_first=True, default_limit=100)
 
 
 def record_channel(action: str, channel: Channel) -> None:

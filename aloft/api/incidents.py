@@ -9,6 +9,8 @@ opens a new one.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +27,7 @@ from aloft.api.monitors import MONITOR_NOT_FOUND
 from aloft.api.paging import MAX_PAGE, Cursor, fetch_page
 from aloft.channels import NotificationKind
 from aloft.extensions import db
-from aloft.models import ApiKey, CheckResult, Incident, Monitor, is_id, utcnow
+from aloft.models import ApiKey, CheckResult, Incident, Monitor, User, is_id, utcnow
 from aloft.notify.outbox import incident_notification, write_deliveries
 
 blp = Blueprint(
@@ -56,7 +58,8 @@ class IncidentArgs(ma.Schema):
 
 
 class ActingKeySchema(ma.Schema):
-    """The API key that acknowledged or resolved an incident."""
+    """Who acknowledged or resolved an incident: the API key (its id and name), or the person who did it in the
+    web UI (their user id, and their name or e-mail)."""
 
     id = ma.fields.String(required=True)
     name = ma.fields.String(required=True)
@@ -115,22 +118,29 @@ class Incidents(MethodView):
     @blp.response(200, IncidentListSchema)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """The organization's incidents, newest first; filter by `status`, `monitorId` and `since`."""
-        query = (
-            select(Incident, Monitor.name)
-            .join(Monitor, Monitor.id == Incident.monitor_id)
-            .where(Incident.org_id == current_org_id())
-        )
-        if "status" in args:
-            query = query.where(Incident.status == args["status"])
-        if "monitor_id" in args:
-            query = query.where(Incident.monitor_id == args["monitor_id"])
-        if "since" in args:
-            query = query.where(Incident.started_at >= args["since"])
-        rows, next_cursor = fetch_page(query, Incident.started_at, Incident.id, args, newest_first=True)
-        keys = key_names(
-            {key for incident, _ in rows for key in (incident.acknowledged_by_key_id, incident.resolved_by_key_id)}
-        )
-        return {"incidents": [describe(incident, name, keys) for incident, name in rows], "next_cursor": next_cursor}
+        incidents, next_cursor = list_incidents(args)
+        return {"incidents": incidents, "next_cursor": next_cursor}
+
+
+def list_incidents(args: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the caller's organization's incidents, newest first, described; and the next cursor.
+
+    ``args`` as ``IncidentArgs`` loads them: ``status``, ``monitor_id``, ``since``, ``limit``, ``cursor``.
+    """
+    query = (
+        select(Incident, Monitor.name)
+        .join(Monitor, Monitor.id == Incident.monitor_id)
+        .where(Incident.org_id == current_org_id())
+    )
+    if "status" in args:
+        query = query.where(Incident.status == args["status"])
+    if "monitor_id" in args:
+        query = query.where(Incident.monitor_id == args["monitor_id"])
+    if "since" in args:
+        query = query.where(Incident.started_at >= args["since"])
+    rows, next_cursor = fetch_page(query, Incident.started_at, Incident.id, args, newest_first=True)
+    keys = actor_names(incident for incident, _ in rows)
+    return [describe(incident, name, keys) for incident, name in rows], next_cursor
 
 
 @blp.route("/<id:incident_id>")
@@ -150,13 +160,7 @@ class IncidentAcknowledge(MethodView):
     def post(self, incident_id: str) -> dict[str, Any]:
         """Acknowledge an open incident: someone is on it. Its channels hear who; a second time changes nothing."""
         incident = find_incident(incident_id, lock=True)
-        if incident.status != "open":
-            raise ApiError(409, "Only an open incident can be acknowledged; this one is resolved")
-        if incident.acknowledged_at is None:
-            key = acting_key()
-            incident.acknowledged_at = utcnow()
-            incident.acknowledged_by_key_id = key.id
-            tell_channels(incident, "acknowledged", key)
+        acknowledge(incident, acting_key)
         db.session.commit()
         return {"incident": detail(incident)}
 
@@ -172,22 +176,50 @@ class IncidentResolve(MethodView):
         recovers; its next failure streak opens a new one.
         """
         incident = find_incident(incident_id, lock=True)
-        if incident.status == "open":
-            key = acting_key()
-            incident.status = "resolved"
-            incident.resolved_at = max(utcnow(), incident.started_at)
-            incident.resolved_by_key_id = key.id
-            tell_channels(incident, "resolved", key)
+        resolve(incident, acting_key)
         db.session.commit()
         return {"incident": detail(incident)}
 
 
-def acting_key() -> ApiKey:
-    """The key an incident records as acknowledging or resolving it: these need a key, not a browser session."""
+@dataclass(frozen=True)
+class Actor:
+    """Who acknowledges or resolves an incident: an API key, or a person in the web UI."""
+
+    name: str
+    key_id: str | None = None
+    user_id: str | None = None
+
+
+def acting_key() -> Actor:
+    """The key an incident records as acknowledging or resolving it: the API needs a key, not a browser session."""
     key = current_key()
     if key is None:
         raise ApiError(403, "Acknowledging or resolving an incident needs an API key (it records the key's name)")
-    return key
+    return Actor(key.name, key_id=key.id)
+
+
+def acknowledge(incident: Incident, actor: Callable[[], Actor]) -> None:
+    """Acknowledge an open incident (``actor`` is asked only if it was not yet) and tell its channels who.
+
+    The caller commits. A resolved incident is a 409.
+    """
+    if incident.status != "open":
+        raise ApiError(409, "Only an open incident can be acknowledged; this one is resolved")
+    if incident.acknowledged_at is None:
+        who = actor()
+        incident.acknowledged_at = utcnow()
+        incident.acknowledged_by_key_id, incident.acknowledged_by_user_id = who.key_id, who.user_id
+        tell_channels(incident, "acknowledged", who.name)
+
+
+def resolve(incident: Incident, actor: Callable[[], Actor]) -> None:
+    """Resolve an open incident by hand and tell its channels who; a resolved one stays as it is. Caller commits."""
+    if incident.status == "open":
+        who = actor()
+        incident.status = "resolved"
+        incident.resolved_at = max(utcnow(), incident.started_at)
+        incident.resolved_by_key_id, incident.resolved_by_user_id = who.key_id, who.user_id
+        tell_channels(incident, "resolved", who.name)
 
 
 def find_incident(incident_id: str, *, lock: bool = False) -> Incident:
@@ -202,7 +234,7 @@ def find_incident(incident_id: str, *, lock: bool = False) -> Incident:
     return incident
 
 
-def tell_channels(incident: Incident, kind: NotificationKind, key: ApiKey) -> None:
+def tell_channels(incident: Incident, kind: NotificationKind, actor_name: str) -> None:
     """Write the deliveries (outbox rows) for the monitor's channels, in this transaction; the sweeper sends them."""
     monitor = db.session.get(Monitor, incident.monitor_id)
     if monitor is None:
@@ -216,8 +248,8 @@ def tell_channels(incident: Incident, kind: NotificationKind, key: ApiKey) -> No
         cause=incident.cause,
         started_at=incident.started_at,
         resolved_at=incident.resolved_at,
-        acknowledged_by=key.name if kind == "acknowledged" else None,
-        resolved_by=key.name if kind == "resolved" else None,
+        acknowledged_by=actor_name if kind == "acknowledged" else None,
+        resolved_by=actor_name if kind == "resolved" else None,
     )
     # Due now: no engine process is at hand to send them, so the next sweep does (within a second or so).
     write_deliveries(db.session, [notification], org_ids={monitor.id: monitor.org_id}, swept_after=None)
@@ -230,11 +262,22 @@ def key_names(key_ids: set[str | None]) -> dict[str, str]:
     return dict(db.session.execute(select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(wanted))).all())
 
 
+def actor_names(incidents: Iterable[Incident]) -> dict[str, str]:
+    """The names of the keys and people who acknowledged or resolved ``incidents``, by id."""
+    incidents = list(incidents)
+    names = key_names({key for i in incidents for key in (i.acknowledged_by_key_id, i.resolved_by_key_id)})
+    people = sorted({user for i in incidents for user in (i.acknowledged_by_user_id, i.resolved_by_user_id) if user})
+    if people:
+        rows = db.session.execute(select(User.id, User.name, User.email).where(User.id.in_(people)))
+        names.update({user_id: name or email for user_id, name, email in rows})
+    return names
+
+
 def describe(incident: Incident, monitor_name: str, keys: dict[str, str]) -> dict[str, Any]:
     end: datetime = incident.resolved_at or utcnow()
     resolution = None
     if incident.status == "resolved":
-        resolution = "manual" if incident.resolved_by_key_id else "check"
+        resolution = "manual" if incident.resolved_by_key_id or incident.resolved_by_user_id else "check"
     return {
         "id": incident.id,
         "monitor_id": incident.monitor_id,
@@ -245,15 +288,15 @@ def describe(incident: Incident, monitor_name: str, keys: dict[str, str]) -> dic
         "resolved_at": incident.resolved_at,
         "duration_seconds": round(max((end - incident.started_at).total_seconds(), 0.0), 3),
         "resolution": resolution,
-        "resolved_by": _key(incident.resolved_by_key_id, keys),
+        "resolved_by": _key(incident.resolved_by_key_id or incident.resolved_by_user_id, keys),
         "acknowledged_at": incident.acknowledged_at,
-        "acknowledged_by": _key(incident.acknowledged_by_key_id, keys),
+        "acknowledged_by": _key(incident.acknowledged_by_key_id or incident.acknowledged_by_user_id, keys),
     }
 
 
 def detail(incident: Incident) -> dict[str, Any]:
     monitor_name = db.session.scalar(select(Monitor.name).where(Monitor.id == incident.monitor_id)) or ""
-    keys = key_names({incident.acknowledged_by_key_id, incident.resolved_by_key_id})
+    keys = actor_names([incident])
     opened_by = None
     if incident.opened_by_result_id is not None:
         opened_by = db.session.get(CheckResult, incident.opened_by_result_id)

@@ -14,6 +14,7 @@ import marshmallow as ma
 from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from aloft.access import REVOKE_KEYS
 from aloft.api.auth import current_key, current_org_id, current_rights, current_user_id
@@ -108,12 +109,7 @@ class Keys(MethodView):
     @blp.response(200, KeyListSchema)
     def get(self) -> dict[str, Any]:
         """List the organization's active keys (never their tokens)."""
-        keys = db.session.scalars(
-            select(ApiKey)
-            .where(ApiKey.org_id == current_org_id(), ApiKey.revoked_at.is_(None))
-            .order_by(ApiKey.created_at, ApiKey.id)
-        ).all()
-        return {"keys": keys}
+        return {"keys": active_keys()}
 
     @blp.arguments(KeyInputSchema)
     @blp.response(201, CreatedKeyEnvelope)
@@ -165,6 +161,18 @@ class Keys(MethodView):
         db.session.commit()
         key.token = token  # type: ignore[attr-defined]  # for this response only; never stored
         return {"key": key}
+
+
+def active_keys() -> list[ApiKey]:
+    """The caller's organization's keys that are not revoked, oldest first, with their minters."""
+    return list(
+        db.session.scalars(
+            select(ApiKey)
+            .where(ApiKey.org_id == current_org_id(), ApiKey.revoked_at.is_(None))
+            .options(selectinload(ApiKey.user))
+            .order_by(ApiKey.created_at, ApiKey.id)
+        )
+    )
 
 
 @blp.route("/<id:key_id>")

@@ -42,6 +42,9 @@ class Incident(IdMixin, Base):
     acknowledged_by_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
     #: Set when a person resolved the incident (its monitor may still be down); None when a check did.
     resolved_by_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id", ondelete="SET NULL"))
+    #: The person who did it from the web UI (the key columns are for the API).
+    acknowledged_by_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolved_by_user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     opened_by_result_id: Mapped[int | None] = mapped_column(
         ResultId, ForeignKey("check_results.id", ondelete="SET NULL")
     )

@@ -31,8 +31,8 @@ bp = Blueprint("people", __name__, template_folder="templates")
 
 
 def home_after_sign_in() -> str:
-    """Where a person lands after signing in (the web UI's dashboard once it has one)."""
-    return url_for("web.home")
+    """Where a person lands after signing in: the dashboard."""
+    return url_for("web.dashboard")
 
 
 def _safe_next(target: str | None) -> str:
