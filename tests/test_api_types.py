@@ -94,7 +94,10 @@ def test_any_valid_key_may_read_the_types_and_no_key_may_not(app, client, org, p
 def test_the_openapi_document_describes_the_type_lists(client):
     spec = client.get("/api/v1/openapi.json").json
     operation = spec["paths"]["/api/v1/check-types"]["get"]
-    assert operation["security"] == [{"bearerAuth": []}, {"browserSession": [], "csrfToken": []}] and "403" not in operation["responses"]
+    assert (
+        operation["security"] == [{"bearerAuth": []}, {"browserSession": [], "csrfToken": []}]
+        and "403" not in operation["responses"]
+    )
     assert operation["description"].startswith("Needs any valid API key")
     assert "settingsSchema" in spec["components"]["schemas"]["CheckType"]["required"]
     assert "configSchema" in spec["components"]["schemas"]["ChannelType"]["required"]
