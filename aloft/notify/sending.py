@@ -3,7 +3,9 @@
 A delivery is claimed before it is sent (``claimed_until``, a lease longer than any send
 may take), so two senders never send it at once: the one that loses the claim does
 nothing. A sender that dies mid-send leaves its claim to expire; the sweeper then hands
-the delivery to another, which sends it again (at least once, never lost).
+the delivery to another, which sends it again (at least once, never lost). So does a
+peer that answers after ``ALOFT_DELIVERY_TIMEOUT``: the attempt failed as far as Aloft
+can tell, though the peer may have got the message, and it is retried.
 
 Messages of one incident reach a channel in the order they were written (opened,
 acknowledged, resolved): a delivery is not claimed while an earlier one of the same
