@@ -186,7 +186,6 @@ def register_blueprints(app: Flask) -> None:
         profile,
         types,
         audit_log,
-        types,
     ):
         api.register_blueprint(resource.blp)
     before = set(app.blueprints)
