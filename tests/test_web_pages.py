@@ -154,6 +154,7 @@ def test_the_monitor_page_shows_status_cause_stats_and_charts(client, org, auth_
     assert "66.67%" in text  # uptime 24 h: 2 of 3 checks
     assert text.count('<rect class="day') == 90
     assert '<svg class="chart"' in text and "average 150 ms" in text
+    assert "<h2>Response time</h2>" in text and "results-note" not in text and 'id="pings"' not in text
     assert text.count('<tr id="incident-') == 1
     for days in ("7d", "30d"):
         assert '<svg class="chart"' in client.get(f"/monitors/{monitor['id']}?range={days}").get_data(as_text=True)
@@ -298,6 +299,8 @@ def test_a_heartbeat_monitors_page_shows_its_schedule_grace_last_ping_and_deadli
     assert '<span id="schedule">cron 30 2 * * * (Europe/Berlin)</span>, with a grace of 5m 0s' in page
     assert 'last ping <span class="muted">never</span>' in page and "last check" not in page
     assert '<p class="muted">No pings received yet.</p>' in page
+    assert "<h2>Response time</h2>" not in page and "p50, 24 h" not in page  # a heartbeat is not checked
+    assert 'id="results-note">A heartbeat is not checked' in page and "<dt>Results, 24 h</dt>" in page
     client.get(f"{path}/start")
     page = client.get(f"/monitors/{monitor['id']}").get_data(as_text=True)
     stored = db.session.get(Monitor, monitor["id"])

@@ -60,7 +60,9 @@ def monitor(monitor_id: str) -> str:
         uptime_bar=uptime_bar([(day, totals.uptime, totals.downtime_seconds) for day, totals in days]),
         ranges=RANGES,
         chosen=chosen,
-        chart=response_time_chart(latency_series(db.session, found.id, period, now - length, now), label),
+        chart=None
+        if passive
+        else response_time_chart(latency_series(db.session, found.id, period, now - length, now), label),
         results=db.session.scalars(
             select(CheckResult)
             .where(CheckResult.monitor_id == found.id)
