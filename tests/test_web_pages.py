@@ -339,17 +339,18 @@ def test_a_heartbeat_monitors_ping_log_pages_as_the_apis_does(client, org, auth_
 
 def test_the_dashboard_shows_a_heartbeats_last_ping_and_schedule(client, org, auth_headers, sign_in) -> None:
     sign_in(org)
-    create_monitor(client, auth_headers, name="Shop", url="https://shop.example.com/health")
+    shop = create_monitor(client, auth_headers, name="Shop", url="https://shop.example.com/health")
+    record(shop["id"], CheckResult(ok=True, latency_ms=100.0), minutes_ago=2)
     _, path = heartbeat(client, auth_headers, name="Backup", settings={"schedule": "30 2 * * *"})
     heartbeat(client, auth_headers, name="Silent", intervalSeconds=600)
     client.get(path)
     rows = {row.split(">")[3].split("<")[0]: row for row in table(client.get("/")).split("<tr>")[1:]}
     assert "<td>cron 30 2 * * * (UTC)<td>last ping " in rows["Backup"]
     assert "<td>every 10m 0s<td>no ping yet<td>" in rows["Silent"]
-    assert "<td>https://shop.example.com/health<td>never<td>" in rows["Shop"]
+    assert re.search(r"<td>https://shop.example.com/health<td>[0-9: -]{5,16}<td>", rows["Shop"])
     assert ">Backup<" in table(client.get("/?q=30+2"))  # the schedule is the target the filter reads
     sorted_rows = table(client.get("/?sort=checked&order=desc")).split("<tr>")[1:]
-    assert ">Backup<" in sorted_rows[0]
+    assert ">Backup<" in sorted_rows[0] and ">Shop<" in sorted_rows[1]  # pinged now, checked 2 minutes ago
 
 
 def test_a_person_in_two_organizations_switches_between_them(client, org, other_org, auth_headers) -> None:
