@@ -160,6 +160,7 @@ def test_a_heartbeat_on_a_cron_schedule_is_created_through_the_form(member: Flas
     page = member.get("/monitors/new?type=heartbeat").get_data(as_text=True)
     assert '<input id="s-heartbeat-schedule" name="settings.heartbeat.schedule" value="">' in page  # text, not JSON
     assert 'name="settings.heartbeat.timezone"' in page and 'name="settings.heartbeat.graceSeconds" value="60"' in page
+    assert "it expects a run this often, unless its settings give a cron schedule" in page
     answer = post(
         member,
         "/monitors/new",
