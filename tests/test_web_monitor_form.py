@@ -154,3 +154,67 @@ def test_a_viewer_gets_no_form_and_cannot_post_one(client: FlaskClient, org: Org
     answer = client.post("/monitors/new", data={"csrf_token": token, "name": "x", "type": "tcp", "url": "x:1"})
     assert answer.status_code == 403
     assert db.session.scalar(db.select(Monitor)) is None
+
+
+def test_a_heartbeat_on_a_cron_schedule_is_created_through_the_form(member: FlaskClient) -> None:
+    page = member.get("/monitors/new?type=heartbeat").get_data(as_text=True)
+    assert '<input id="s-heartbeat-schedule" name="settings.heartbeat.schedule" value="">' in page  # text, not JSON
+    assert 'name="settings.heartbeat.timezone"' in page and 'name="settings.heartbeat.graceSeconds" value="60"' in page
+    assert "it expects a run this often, unless its settings give a cron schedule" in page
+    answer = post(
+        member,
+        "/monitors/new",
+        name="Nightly backup",
+        type="heartbeat",
+        **{
+            "settings.heartbeat.schedule": "30 2 * * *",
+            "settings.heartbeat.timezone": "Europe/Berlin",
+            "settings.heartbeat.graceSeconds": "600",
+        },
+    )
+    assert answer.status_code == 302
+    monitor = db.session.scalar(db.select(Monitor))
+    assert monitor.settings == {"schedule": "30 2 * * *", "timezone": "Europe/Berlin", "graceSeconds": 600}
+    assert monitor.ping_token is not None and monitor.next_deadline_at is not None
+    assert (monitor.next_deadline_at.minute, monitor.next_deadline_at.second) == (40, 0)  # 02:30 in Berlin + 10 min
+    edit = member.get(f"/monitors/{monitor.id}/edit").get_data(as_text=True)
+    assert 'name="settings.heartbeat.schedule" value="30 2 * * *"' in edit  # as typed, not quoted as JSON
+    page = member.get(answer.headers["Location"]).get_data(as_text=True)
+    assert '<span id="schedule">cron 30 2 * * * (Europe/Berlin)</span>, with a grace of 10m 0s' in page
+
+
+def test_a_bad_cron_expression_or_time_zone_shows_the_apis_message_beside_its_field(member: FlaskClient) -> None:
+    fields = {"name": "Nightly backup", "type": "heartbeat"}
+    answer = post(member, "/monitors/new", **fields, **{"settings.heartbeat.schedule": "61 * * * *"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert '<p class="error" id="s-heartbeat-schedule-error">Not a cron expression croniter understands: ' in page
+    assert 'aria-describedby="s-heartbeat-schedule-error"' in page and 'value="61 * * * *"' in page
+    answer = post(
+        member,
+        "/monitors/new",
+        **fields,
+        **{"settings.heartbeat.schedule": "every day", "settings.heartbeat.timezone": "Mars/Olympus"},
+    )
+    page = answer.get_data(as_text=True)
+    assert 'id="s-heartbeat-schedule-error">Must be a cron expression of five fields' in page
+    assert 'id="s-heartbeat-timezone-error">Unknown time zone &#39;Mars/Olympus&#39;' in page
+    assert db.session.scalar(db.select(Monitor)) is None
+
+
+def test_clearing_a_heartbeats_schedule_in_the_form_expects_runs_every_interval_again(
+    member: FlaskClient, auth_headers
+) -> None:
+    created = member.post(
+        "/api/v1/monitors",
+        json={"name": "Cron", "type": "heartbeat", "settings": {"schedule": "0 * * * *"}},
+        headers=auth_headers,
+    ).json["monitor"]
+    edit = f"/monitors/{created['id']}/edit"
+    answer = post(
+        member, edit, name="Cron", type="heartbeat", intervalSeconds="600", **{"settings.heartbeat.schedule": ""}
+    )
+    assert answer.status_code == 302
+    monitor = db.session.get(Monitor, created["id"])
+    db.session.refresh(monitor)
+    assert (monitor.interval_seconds, monitor.settings) == (600, {"graceSeconds": 60})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 import pytest
 from api_support import create_monitor
@@ -153,6 +154,7 @@ def test_the_monitor_page_shows_status_cause_stats_and_charts(client, org, auth_
     assert "66.67%" in text  # uptime 24 h: 2 of 3 checks
     assert text.count('<rect class="day') == 90
     assert '<svg class="chart"' in text and "average 150 ms" in text
+    assert "<h2>Response time</h2>" in text and "results-note" not in text and 'id="pings"' not in text
     assert text.count('<tr id="incident-') == 1
     for days in ("7d", "30d"):
         assert '<svg class="chart"' in client.get(f"/monitors/{monitor['id']}?range={days}").get_data(as_text=True)
@@ -252,16 +254,103 @@ def test_a_viewer_sees_a_monitor_without_its_buttons_and_cannot_pause_it(client,
     assert client.get(f"/api/v1/monitors/{monitor['id']}", headers=auth_headers).json["monitor"]["paused"] is False
 
 
-def test_a_heartbeat_monitors_page_lists_its_pings(client, org, auth_headers, sign_in) -> None:
+def heartbeat(client, auth_headers, **fields):
+    """A heartbeat monitor created through the API, and the path its job pings."""
+    monitor = create_monitor(client, auth_headers, type="heartbeat", url=None, **fields)
+    return monitor, urlsplit(monitor["pingUrl"]).path
+
+
+def test_a_heartbeat_monitors_page_shows_its_ping_log_with_what_the_job_sent_as_text(
+    client, org, auth_headers, sign_in
+) -> None:
+    sign_in(org)
+    monitor, path = heartbeat(client, auth_headers, name="Nightly backup")
+    client.get(f"{path}/start?rid=run-1", headers={"User-Agent": "cron/1"})
+    client.post(f"{path}/0?rid=run-1", data="<script>alert(1)</script>\n42 files", headers={"User-Agent": "<b>ua</b>"})
+    client.post(f"{path}/3", data="x" * 12_000, headers={"User-Agent": "backup.sh"})
+    page = client.get(f"/monitors/{monitor['id']}").get_data(as_text=True)
+    log = page.partition('<h2 id="pings">Pings</h2>')[2].partition("<h2>")[0]
+    rows = log.partition("<tbody>")[2].split("<tr>")[1:]
+    assert (
+        len(rows) == 3 == len(client.get(f"/api/v1/monitors/{monitor['id']}/pings", headers=auth_headers).json["pings"])
+    )
+    failed, finished, started = rows
+    assert "<td>fail</td><td>3</td>" in failed and "backup.sh" in failed
+    assert "10000 characters, cut at 10 KB</summary><pre>" + "x" * 10_000 + "</pre>" in failed
+    assert "<td>success</td><td>0</td>" in finished and " ms</td>" in finished and "POST 127.0.0.1" in finished
+    assert "<details><summary>" in finished and "<pre>&lt;script&gt;alert(1)&lt;/script&gt;\n42 files</pre>" in finished
+    assert "&lt;b&gt;ua&lt;/b&gt;" in finished and "cut" not in finished
+    assert "<td>start</td><td></td><td></td><td>GET 127.0.0.1</td>" in started and "<details>" not in started
+    assert "<script>alert" not in page and "<b>ua" not in page
+    assert monitor["pingUrl"] in page  # an admin may see and copy it
+
+
+def test_a_heartbeat_monitors_page_shows_its_schedule_grace_last_ping_and_deadline(
+    client, org, auth_headers, sign_in
+) -> None:
+    from aloft.extensions import db
+    from aloft.models import Monitor
+    from aloft.times import isoformat_z
+
+    sign_in(org)
+    settings = {"schedule": "30 2 * * *", "timezone": "Europe/Berlin", "graceSeconds": 300}
+    monitor, path = heartbeat(client, auth_headers, name="Nightly backup", settings=settings)
+    page = client.get(f"/monitors/{monitor['id']}").get_data(as_text=True)
+    assert '<span id="schedule">cron 30 2 * * * (Europe/Berlin)</span>, with a grace of 5m 0s' in page
+    assert 'last ping <span class="muted">never</span>' in page and "last check" not in page
+    assert '<p class="muted">No pings received yet.</p>' in page
+    assert "<h2>Response time</h2>" not in page and "p50, 24 h" not in page  # a heartbeat is not checked
+    assert 'id="results-note">A heartbeat is not checked' in page and "<dt>Results, 24 h</dt>" in page
+    client.get(f"{path}/start")
+    page = client.get(f"/monitors/{monitor['id']}").get_data(as_text=True)
+    stored = db.session.get(Monitor, monitor["id"])
+    db.session.refresh(stored)
+    assert f'A run is under way since <time datetime="{isoformat_z(stored.last_started_at)}">' in page
+    assert f'expected by <time datetime="{isoformat_z(stored.next_deadline_at)}">' in page
+    client.get(path)
+    page = client.get(f"/monitors/{monitor['id']}").get_data(as_text=True)
+    db.session.refresh(stored)
+    assert f'last ping <time datetime="{isoformat_z(stored.last_ping_at)}">' in page and "(success)" in page
+    assert f'last start <time datetime="{isoformat_z(stored.last_started_at)}">' in page
+    assert f'expected by <time datetime="{isoformat_z(stored.next_deadline_at)}">' in page
+    assert "under way" not in page
+    every, _ = heartbeat(client, auth_headers, name="Every five minutes", intervalSeconds=300)
+    page = client.get(f"/monitors/{every['id']}").get_data(as_text=True)
+    assert '<span id="schedule">every 5m 0s</span>, with a grace of 1m 0s' in page
+
+
+def test_a_heartbeat_monitors_ping_log_pages_as_the_apis_does(client, org, auth_headers, sign_in) -> None:
     from aloft.pings import record_ping
 
     sign_in(org)
-    monitor = create_monitor(client, auth_headers, name="Nightly backup", type="heartbeat", url=None)
-    token = monitor["pingUrl"].rsplit("/", 1)[1]
-    record_ping(token, "success", method="POST", source_ip="10.0.0.7", body="backup done: 42 files")
+    monitor, path = heartbeat(client, auth_headers, name="Every minute")
+    token = path.rsplit("/", 1)[1]
+    for number in range(27):
+        record_ping(token, "success", body=f"run {number}.")
     page = client.get(f"/monitors/{monitor['id']}").get_data(as_text=True)
-    assert "<h2>Pings</h2>" in page and "10.0.0.7" in page and "backup done: 42 files" in page
-    assert monitor["pingUrl"] in page  # an admin may see and copy it
+    cursor = client.get(f"/api/v1/monitors/{monitor['id']}/pings?limit=25", headers=auth_headers).json["nextCursor"]
+    assert "run 26." in page and "run 2." in page and "run 1." not in page
+    older = f"/monitors/{monitor['id']}?range=24h&amp;pings={cursor}#pings"
+    assert f'<a href="{older}">Older pings</a>' in page
+    page = client.get(older.replace("&amp;", "&")).get_data(as_text=True)
+    assert "run 1." in page and "run 0." in page and "run 2." not in page and "Older pings" not in page
+    assert client.get(f"/monitors/{monitor['id']}?pings=abc").status_code == 200  # a bad cursor: the newest
+
+
+def test_the_dashboard_shows_a_heartbeats_last_ping_and_schedule(client, org, auth_headers, sign_in) -> None:
+    sign_in(org)
+    shop = create_monitor(client, auth_headers, name="Shop", url="https://shop.example.com/health")
+    record(shop["id"], CheckResult(ok=True, latency_ms=100.0), minutes_ago=2)
+    _, path = heartbeat(client, auth_headers, name="Backup", settings={"schedule": "30 2 * * *"})
+    heartbeat(client, auth_headers, name="Silent", intervalSeconds=600)
+    client.get(path)
+    rows = {row.split(">")[3].split("<")[0]: row for row in table(client.get("/")).split("<tr>")[1:]}
+    assert "<td>cron 30 2 * * * (UTC)<td>last ping " in rows["Backup"]
+    assert "<td>every 10m 0s<td>no ping yet<td>" in rows["Silent"]
+    assert re.search(r"<td>https://shop.example.com/health<td>[0-9: -]{5,16}<td>", rows["Shop"])
+    assert ">Backup<" in table(client.get("/?q=30+2"))  # the schedule is the target the filter reads
+    sorted_rows = table(client.get("/?sort=checked&order=desc")).split("<tr>")[1:]
+    assert ">Backup<" in sorted_rows[0] and ">Shop<" in sorted_rows[1]  # pinged now, checked 2 minutes ago
 
 
 def test_a_person_in_two_organizations_switches_between_them(client, org, other_org, auth_headers) -> None:

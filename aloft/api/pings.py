@@ -86,6 +86,17 @@ class PingListSchema(ma.Schema):
     )
 
 
+def ping_log(monitor_id: str, limit: int, before: int | None = None) -> tuple[list[Ping], str | None]:
+    """A page of a monitor's ping log, newest first, starting after the ping ``before`` (the cursor); and the
+    cursor of the next page (None on the last). The caller has found the monitor in its organization."""
+    query = select(Ping).where(Ping.monitor_id == monitor_id)
+    if before is not None:
+        query = query.where(Ping.id < before)
+    rows = db.session.scalars(query.order_by(Ping.id.desc()).limit(limit + 1)).all()
+    page = list(rows[:limit])
+    return page, str(page[-1].id) if len(rows) > limit else None
+
+
 @blp.route("/<id:monitor_id>/pings")
 class MonitorPings(MethodView):
     @blp.arguments(PingsArgs, location="query")
@@ -97,11 +108,5 @@ class MonitorPings(MethodView):
         Each monitor keeps its newest 100 pings (older ones are pruned hourly). A monitor
         that receives no pings has an empty log.
         """
-        monitor = find_monitor(monitor_id)
-        query = select(Ping).where(Ping.monitor_id == monitor.id)
-        if "cursor" in args:
-            query = query.where(Ping.id < args["cursor"])
-        rows = db.session.scalars(query.order_by(Ping.id.desc()).limit(args["limit"] + 1)).all()
-        more = len(rows) > args["limit"]
-        rows = rows[: args["limit"]]
-        return {"pings": rows, "next_cursor": str(rows[-1].id) if more else None}
+        pings, next_cursor = ping_log(find_monitor(monitor_id).id, args["limit"], args.get("cursor"))
+        return {"pings": pings, "next_cursor": next_cursor}

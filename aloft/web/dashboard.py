@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import Response, current_app, jsonify, render_template, request
 from markupsafe import Markup, escape
-from sqlalchemy import select
+from sqlalchemy import case, select
 
 from aloft.api.status import current_status
 from aloft.extensions import db
@@ -31,6 +31,7 @@ from aloft.web.access import signed_in_page, viewer
 from aloft.web.blueprint import bp
 from aloft.web.charts import sparkline
 from aloft.web.display import STATUS_LABELS, STATUS_ORDER, percent_text, short_when
+from aloft.web.passive import schedule_text
 from aloft.web.viewer import current_viewer
 
 #: Sort keys the table offers: query value → (label, key function on a row).
@@ -38,7 +39,7 @@ SORTS: dict[str, tuple[str, Any]] = {
     "status": ("Status", lambda row: (STATUS_ORDER[row.status], row.name.casefold())),
     "name": ("Name", lambda row: row.name.casefold()),
     "type": ("Type", lambda row: (row.type, row.name.casefold())),
-    "checked": ("Last check", lambda row: row.last_checked_at.timestamp() if row.last_checked_at else 0.0),
+    "checked": ("Last check", lambda row: row.last_seen_at.timestamp() if row.last_seen_at else 0.0),
     "uptime24h": ("Uptime 24 h", lambda row: -1.0 if row.uptime24h is None else row.uptime24h),
     "uptime30d": ("Uptime 30 d", lambda row: -1.0 if row.uptime30d is None else row.uptime30d),
 }
@@ -51,9 +52,12 @@ class Row:
     id: str
     name: str
     type: str
+    #: What it checks (its URL), or for a passive monitor when it expects runs.
     target: str
     status: str
-    last_checked_at: datetime | None
+    #: Its last check, or for a passive monitor (which is not checked) its last ping.
+    last_seen_at: datetime | None
+    passive: bool
     uptime24h: float | None
     uptime30d: float | None
     spark: Markup
@@ -65,9 +69,16 @@ class Row:
         return (
             f"<tr><td class=s-{self.status}>{symbol} {word}<td><a href=/monitors/{escape(self.id)}>"
             f"{escape(self.name)}</a><td>{escape(self.type)}<td>{escape(self.target)}"
-            f"<td>{short_when(self.last_checked_at, seconds=False)}<td>{percent_text(self.uptime24h)}"
+            f"<td>{self.last_seen_html()}<td>{percent_text(self.uptime24h)}"
             f"<td>{percent_text(self.uptime30d)}<td>{self.spark}"
         )
+
+    def last_seen_html(self) -> str:
+        if not self.passive:
+            return short_when(self.last_seen_at, seconds=False)
+        if self.last_seen_at is None:
+            return "no ping yet"
+        return f"last ping {short_when(self.last_seen_at, seconds=False)}"
 
 
 class GlanceCache:
@@ -144,14 +155,36 @@ def monitor_rows(org_id: str, now: datetime) -> list[Row]:
     recent = glance_cache().get(org_id, now)
     nothing = (Glance(), sparkline([]))
     rows = []
-    for monitor_id, name, kind, url, status, last_checked_at in db.session.execute(
-        select(Monitor.id, Monitor.name, Monitor.type, Monitor.url, Monitor.status, Monitor.last_checked_at).where(
-            Monitor.org_id == org_id
-        )
+    passive = Monitor.ping_token.is_not(None)
+    for monitor_id, name, kind, url, status, last_seen_at, is_passive, interval, settings in db.session.execute(
+        select(
+            Monitor.id,
+            Monitor.name,
+            Monitor.type,
+            Monitor.url,
+            Monitor.status,
+            case((passive, Monitor.last_ping_at), else_=Monitor.last_checked_at),
+            passive,
+            Monitor.interval_seconds,
+            # Only a passive monitor's settings (its schedule): a thousand monitors' would cost milliseconds.
+            case((passive, Monitor.settings)),
+        ).where(Monitor.org_id == org_id)
     ):
         glance, spark = recent.get(monitor_id, nothing)
+        target = schedule_text(settings, interval) if is_passive else url or ""
         rows.append(
-            Row(monitor_id, name, kind, url or "", status, last_checked_at, glance.uptime24h, glance.uptime30d, spark)
+            Row(
+                monitor_id,
+                name,
+                kind,
+                target,
+                status,
+                last_seen_at,
+                bool(is_passive),
+                glance.uptime24h,
+                glance.uptime30d,
+                spark,
+            )
         )
     return rows
 

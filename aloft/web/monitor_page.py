@@ -6,13 +6,15 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import marshmallow as ma
 from flask import current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import delete, select
 
 from aloft.api.incidents import find_incident, list_incidents
 from aloft.api.monitors import apply_input, check_types, find_monitor, monitor_stats, stored_input
+from aloft.api.pings import PingsArgs, ping_log
 from aloft.extensions import db
-from aloft.models import CheckResult, Monitor, Ping, utcnow
+from aloft.models import CheckResult, Monitor, utcnow
 from aloft.people import audit
 from aloft.pings import ping_url
 from aloft.stats.overview import latency_series
@@ -21,6 +23,7 @@ from aloft.web.access import require_scope, signed_in_page, viewer
 from aloft.web.blueprint import bp
 from aloft.web.charts import response_time_chart, uptime_bar
 from aloft.web.forms import check_csrf
+from aloft.web.passive import expectation
 
 #: Response-time ranges: query value → (label, rollup period, length).
 RANGES = {
@@ -46,12 +49,8 @@ def monitor(monitor_id: str) -> str:
     incidents, _ = list_incidents({"monitor_id": found.id, "limit": RECENT_INCIDENTS})
     open_incident = next((incident for incident in incidents if incident["status"] == "open"), None)
     check_type = check_types().get(found.type)
-    passive = bool(check_type and check_type.passive)
-    pings = (
-        db.session.scalars(select(Ping).where(Ping.monitor_id == found.id).order_by(Ping.id.desc()).limit(RECENT)).all()
-        if passive
-        else []
-    )
+    passive = found.ping_token is not None
+    pings, older = ping_log(found.id, RECENT, pings_cursor(request.args)) if passive else ([], None)
     days = daily(db.session, found.id, UPTIME_DAYS, now)
     return render_template(
         "monitor.html",
@@ -61,7 +60,9 @@ def monitor(monitor_id: str) -> str:
         uptime_bar=uptime_bar([(day, totals.uptime, totals.downtime_seconds) for day, totals in days]),
         ranges=RANGES,
         chosen=chosen,
-        chart=response_time_chart(latency_series(db.session, found.id, period, now - length, now), label),
+        chart=None
+        if passive
+        else response_time_chart(latency_series(db.session, found.id, period, now - length, now), label),
         results=db.session.scalars(
             select(CheckResult)
             .where(CheckResult.monitor_id == found.id)
@@ -70,12 +71,22 @@ def monitor(monitor_id: str) -> str:
         ).all(),
         incidents=incidents,
         passive=passive,
+        expected=expectation(found, check_type) if passive and check_type else None,
         pings=pings,
+        older_pings=older,
         ping_url=ping_url(current_app.extensions["aloft.settings"].base_url, found.ping_token)
         if viewer().has_scope("monitors:write")
         else None,
         may_write=viewer().has_scope("monitors:write"),
     )
+
+
+def pings_cursor(args: Any) -> int | None:
+    """The ping log's page asked for (``?pings=<cursor>``, read as the API reads its cursor); None: the newest."""
+    try:
+        return PingsArgs().load({"cursor": args["pings"]})["cursor"] if "pings" in args else None
+    except ma.ValidationError:
+        return None
 
 
 def set_paused(monitor_id: str, paused: bool) -> Any:

@@ -62,8 +62,18 @@ def label_of(key: str) -> str:
     return words[:1].upper() + words[1:]
 
 
-def widget_of(schema: dict[str, Any]) -> str:
+def type_of(schema: dict[str, Any]) -> Any:
+    """A property's JSON type; a nullable one (``["string", "null"]``) is entered as its other type, left empty
+    for null."""
     kind = schema.get("type")
+    if isinstance(kind, list):
+        others = [name for name in kind if name != "null"]
+        return others[0] if len(others) == 1 else kind
+    return kind
+
+
+def widget_of(schema: dict[str, Any]) -> str:
+    kind = type_of(schema)
     if kind == "boolean":
         return CHECKBOX
     if "enum" in schema and kind == "string":
@@ -124,7 +134,7 @@ def read_fields(schema: dict[str, Any], form: Any, prefix: str) -> dict[str, Any
 def parse(prop: dict[str, Any], widget: str, raw: str) -> Any:
     if widget == NUMBER:
         try:
-            return int(raw) if prop.get("type") == "integer" else float(raw)
+            return int(raw) if type_of(prop) == "integer" else float(raw)
         except ValueError:
             return raw
     if widget == LIST:
