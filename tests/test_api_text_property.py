@@ -26,7 +26,8 @@ from aloft.app import create_app
 from aloft.checks import CheckResult
 from aloft.engine.state import record_many
 from aloft.extensions import db
-from aloft.models import Incident
+from aloft.models import Incident, Membership, User
+from aloft.people import invites
 from aloft.testing import issue_key, make_settings
 
 #: A valid body per operation that takes one: the text goes into one field of it at a time.
@@ -38,6 +39,11 @@ BODIES = {
     ("put", "/api/v1/channels/{channel_id}"): SLACK,
     ("patch", "/api/v1/channels/{channel_id}"): {"name": "renamed"},
     ("post", "/api/v1/keys"): {"name": "deploy"},
+    ("patch", "/api/v1/members/{member_id}"): {"role": "member"},
+    ("post", "/api/v1/invites"): {"email": "new@example.com"},
+    ("patch", "/api/v1/organization"): {"name": "Acme"},
+    ("patch", "/api/v1/profile"): {"name": "Ada"},
+    ("post", "/api/v1/profile/password"): {"currentPassword": "not the password", "newPassword": "x"},
 }
 #: Text every input gets, besides what Hypothesis makes up.
 NASTY = [
@@ -142,7 +148,13 @@ def objects(app, client, org, auth_headers):
     record_many(db.session, [(monitor["id"], 1_800_000_000_000 + n * 60_000, CheckResult(False)) for n in range(2)])
     db.session.commit()
     spare_key, _ = issue_key(app, org, "spare")
+    member = Membership(org_id=org.id, user=User(email="member@example.com"), role="member")
+    invite, _url, _emailed = invites.invite(org, "invited@example.com", "member", None)
+    db.session.add(member)
+    db.session.commit()
     return {
+        "member_id": member.id,
+        "invite_id": invite.id,
         "monitor_id": monitor["id"],
         "channel_id": channel["id"],
         "incident_id": db.session.scalar(select(Incident.id)),

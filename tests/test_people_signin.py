@@ -80,7 +80,7 @@ def test_one_address_gets_20_attempts_a_minute(app, org):
 
 def test_without_smtp_the_reset_page_says_to_use_the_command_line(client):
     page = client.get("/reset").get_data(as_text=True)
-    assert "aloft users set-password" in page and "<form" not in page.split("<main>")[1]
+    assert "aloft users set-password" in page and "<form" not in page.split("<main")[1]
 
 
 @pytest.fixture
