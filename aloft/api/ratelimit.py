@@ -52,8 +52,9 @@ def api_caller() -> Caller:
     return client_address_caller()
 
 
-def count_callers(app: Flask, blueprint: str, caller: Callable[[], Caller]) -> None:
-    """Count the requests ``blueprint`` serves against the caller ``caller()`` names (instead of not at all)."""
+def count_callers(app: Flask, blueprint: str, caller: Callable[[], Caller | None]) -> None:
+    """Count the requests ``blueprint`` serves against the caller ``caller()`` names (instead of not at all;
+    a request it names none for is not counted by flask-limiter)."""
     app.extensions[CALLERS][blueprint] = caller
 
 
