@@ -12,6 +12,7 @@ the scheduler's pruner (:func:`prune_pings`), never per ping.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -156,9 +157,41 @@ def _known(token: str) -> Known | None:
         return None
     known = _KNOWN.get(token)
     if known is None:
-        row = _look_up(token)
-        known = None if row is None else Known(*row[:6])
+        known = _remember(token)
     return known
+
+
+def _remember(token: str) -> Known | None:
+    """The monitor a token names, read on the driver's own connection (through the session, the
+    lookup cost more than the ping's own statements), and remembered."""
+    connection = db.engine.raw_connection()
+    try:
+        if db.engine.dialect.name == "postgresql":
+            driver = connection.driver_connection
+            driver.autocommit = True
+            try:
+                row = driver.execute(_KNOWN_BY_TOKEN.replace("?", "%s"), (token,)).fetchone()
+            finally:
+                driver.autocommit = False
+        else:
+            row = connection.cursor().execute(_KNOWN_BY_TOKEN, (token,)).fetchone()
+            if row is not None:
+                settings = None if row[2] is None else json.loads(row[2])
+                updated_at = datetime.fromisoformat(row[5]).replace(tzinfo=UTC)
+                row = (row[0], row[1], settings, row[3], bool(row[4]), updated_at)
+            connection.rollback()
+    finally:
+        connection.close()
+    if row is None:
+        _KNOWN.pop(token, None)
+        return None
+    if len(_KNOWN) >= KNOWN_MAX:
+        _KNOWN.clear()
+    known = _KNOWN[token] = Known(*row)
+    return known
+
+
+_KNOWN_BY_TOKEN = "SELECT id, type, settings, interval_seconds, paused, updated_at FROM monitors WHERE ping_token = ?"
 
 
 def _look_up(token: str) -> Row[Any] | None:
