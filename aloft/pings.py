@@ -4,10 +4,11 @@ A monitor of a passive type gets a secret token; its ping URL is ``<ALOFT_BASE_U
 The plugin that serves that route hands each ping to :func:`record_ping`, which stores it and
 moves the monitor's deadline on (see :mod:`aloft.engine.heartbeats`). This is the hottest
 public path Aloft has, so the usual ping (a success for a monitor that is up) costs one
-lookup, one insert and one guarded update; only a ping that changes the monitor's state (a
-first success, a recovery, a failure report) goes through the state machine, at once and in
-the same transaction, with the notifications it causes. Old pings are pruned in batches by
-the scheduler's pruner (:func:`prune_pings`), never per ping.
+guarded update, one count of the token's pings of the last minute (its rate limit) and one
+insert, on a monitor the web process remembers (its first ping costs a lookup); only a
+ping that changes the monitor's state (a first success, a recovery, a failure report) goes
+through the state machine, at once and in the same transaction, with the notifications it
+causes. Old pings are pruned in batches by the scheduler's pruner (:func:`prune_pings`), never per ping.
 """
 
 from __future__ import annotations
@@ -263,9 +264,10 @@ def _quiet_success(
     The statements go to the driver as they are (times as each database stores them, see
     :func:`~aloft.engine.statements.sqlite_time`): through the ORM session, building and
     running them cost more than the database's work (measured: 1.6 ms a ping in-process
-    against 0.26 ms for ``/api/v1/health``). On PostgreSQL the update and the insert are
-    one statement in one round trip, committed by itself (autocommit); its commit does not
-    wait for the WAL to reach the disk (``synchronous_commit`` off for it alone): a ping
+    against 0.26 ms for ``/api/v1/health``). On PostgreSQL the monitor's row lock and the
+    counted update-and-insert are two statements pipelined in one round trip and one
+    transaction (the second, a new snapshot, sees every ping committed before the lock was
+    granted); its commit does not wait for the WAL to reach the disk (``synchronous_commit`` off for it alone): a ping
     answered in the last fraction of a second before the database server itself crashes
     may be lost, and nothing else can be.
     """
