@@ -4,22 +4,24 @@ A monitor of a passive type gets a secret token; its ping URL is ``<ALOFT_BASE_U
 The plugin that serves that route hands each ping to :func:`record_ping`, which stores it and
 moves the monitor's deadline on (see :mod:`aloft.engine.heartbeats`). This is the hottest
 public path Aloft has, so the usual ping (a success for a monitor that is up) costs one
-lookup, one insert and one guarded update; only a ping that changes the monitor's state (a
-first success, a recovery, a failure report) goes through the state machine, at once and in
-the same transaction, with the notifications it causes. Old pings are pruned in batches by
-the scheduler's pruner (:func:`prune_pings`), never per ping.
+guarded update, one count of the token's pings of the last minute (its rate limit) and one
+insert, on a monitor the web process remembers (its first ping costs a lookup); only a
+ping that changes the monitor's state (a first success, a recovery, a failure report) goes
+through the state machine, at once and in the same transaction, with the notifications it
+causes. Old pings are pruned in batches by the scheduler's pruner (:func:`prune_pings`), never per ping.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Row, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from aloft.checks import CheckResult, CheckType
@@ -51,12 +53,43 @@ PINGS = Ping.__table__
 MONITORS = Monitor.__table__
 
 
+#: The moving window pings are counted in, per token: never more than the limit in any such stretch.
+PING_WINDOW = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A token's count: ``limit`` pings a :data:`PING_WINDOW`, ``counted`` taken in the window that ends
+    now (this ping included when it was taken), the oldest of them at ``oldest``."""
+
+    limit: int
+    counted: int
+    oldest: datetime
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.counted, 0)
+
+    @property
+    def resets_at(self) -> datetime:
+        """When the oldest counted ping leaves the window, freeing a place."""
+        return self.oldest + PING_WINDOW
+
+
 @dataclass(frozen=True)
 class Recorded:
-    """A stored ping: its id, and its run time when it ended a run whose start was pinged."""
+    """A stored ping: its id, its run time when it ended a run whose start was pinged, and its token's count."""
 
     id: int
     duration_ms: int | None = None
+    window: Window | None = None
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A ping not taken: its token had its limit of pings in the window that ends now."""
+
+    window: Window
 
 
 def new_ping_token() -> str:
@@ -125,9 +158,41 @@ def _known(token: str) -> Known | None:
         return None
     known = _KNOWN.get(token)
     if known is None:
-        row = _look_up(token)
-        known = None if row is None else Known(*row[:6])
+        known = _remember(token)
     return known
+
+
+def _remember(token: str) -> Known | None:
+    """The monitor a token names, read on the driver's own connection (through the session, the
+    lookup cost more than the ping's own statements), and remembered."""
+    connection = db.engine.raw_connection()
+    try:
+        if db.engine.dialect.name == "postgresql":
+            driver = connection.driver_connection
+            driver.autocommit = True
+            try:
+                row = driver.execute(_KNOWN_BY_TOKEN.replace("?", "%s"), (token,)).fetchone()
+            finally:
+                driver.autocommit = False
+        else:
+            row = connection.cursor().execute(_KNOWN_BY_TOKEN, (token,)).fetchone()
+            if row is not None:
+                settings = None if row[2] is None else json.loads(row[2])
+                updated_at = datetime.fromisoformat(row[5]).replace(tzinfo=UTC)
+                row = (row[0], row[1], settings, row[3], bool(row[4]), updated_at)
+            connection.rollback()
+    finally:
+        connection.close()
+    if row is None:
+        _KNOWN.pop(token, None)
+        return None
+    if len(_KNOWN) >= KNOWN_MAX:
+        _KNOWN.clear()
+    known = _KNOWN[token] = Known(*row)
+    return known
+
+
+_KNOWN_BY_TOKEN = "SELECT id, type, settings, interval_seconds, paused, updated_at FROM monitors WHERE ping_token = ?"
 
 
 def _look_up(token: str) -> Row[Any] | None:
@@ -154,6 +219,11 @@ _MONITOR_BY_TOKEN = select(
 ).where(MONITORS.c.ping_token == bindparam("b_token"))
 
 _INSERT_PING = insert(PINGS).returning(PINGS.c.id)
+#: A write that changes nothing (no ``onupdate``: a text statement), for its lock.
+_LOCK_MONITOR = text("UPDATE monitors SET id = id WHERE id = :b_id")
+_COUNT = select(func.count(), func.min(PINGS.c.received_at)).where(
+    PINGS.c.monitor_id == bindparam("b_id"), PINGS.c.received_at >= bindparam("b_since")
+)
 
 #: The usual ping, on what the process remembers: a success for a monitor that is up, counts no
 #: failures, has no run under way and has not been edited since (anything else reads the row).
@@ -180,36 +250,56 @@ _INSERT_PING_SQL = (
 )
 
 
-def _quiet_success(known: Known, values: dict[str, Any], deadline: datetime) -> int | None:
+def _quiet_success(
+    known: Known, values: dict[str, Any], deadline: datetime, per_minute: int | None
+) -> Recorded | Refused | None:
     """Take the usual ping on the driver's own connection; None when it is not the usual ping.
+
+    With ``per_minute``, the ping is counted against its token in the same transaction, under
+    the monitor's row lock (PostgreSQL) or the database's write lock (SQLite), so that two
+    web workers never both take the last place in a window: the token's pings of the last
+    :data:`PING_WINDOW` are the pings table's own rows, counted through its index on
+    ``monitor_id``; a ping refused is not stored and not counted.
 
     The statements go to the driver as they are (times as each database stores them, see
     :func:`~aloft.engine.statements.sqlite_time`): through the ORM session, building and
     running them cost more than the database's work (measured: 1.6 ms a ping in-process
-    against 0.26 ms for ``/api/v1/health``). On PostgreSQL the update and the insert are
-    one statement in one round trip, committed by itself (autocommit); its commit does not
-    wait for the WAL to reach the disk (``synchronous_commit`` off for it alone): a ping
+    against 0.26 ms for ``/api/v1/health``). On PostgreSQL the monitor's row lock and the
+    counted update-and-insert are two statements pipelined in one round trip and one
+    transaction (the second, a new snapshot, sees every ping committed before the lock was
+    granted); its commit does not wait for the WAL to reach the disk (``synchronous_commit`` off for it alone): a ping
     answered in the last fraction of a second before the database server itself crashes
     may be lost, and nothing else can be.
     """
     now = values["received_at"]
+    since = now - PING_WINDOW
     if db.engine.dialect.name == "postgresql":
         row = [values[name] for name in _PING_COLUMNS[1:]]
-        return _quiet_success_postgresql((now, deadline, known.id, known.updated_at, False, now, *row))
+        quiet = (now, deadline, known.id, known.updated_at, False, now)
+        return _quiet_success_postgresql(known.id, since, per_minute, quiet, row, now)
     quiet = (sqlite_time(now), sqlite_time(deadline), known.id, sqlite_time(known.updated_at), False, sqlite_time(now))
     ping = (known.id, sqlite_time(now), *[values[name] for name in _PING_COLUMNS[2:]])
     with one_writer(db.session):
         connection = db.engine.raw_connection()
         try:
             cursor = connection.cursor()
+            # The update takes SQLite's write lock before it reads: the count below cannot miss
+            # a ping another process is taking for the same token.
             cursor.execute(_QUIET_SUCCESS, quiet)
             if cursor.rowcount != 1:
                 connection.rollback()
                 return None
+            window = None
+            if per_minute is not None:
+                counted, oldest = cursor.execute(_COUNT_SQL, (known.id, sqlite_time(since))).fetchone()
+                if counted >= per_minute:
+                    connection.rollback()
+                    return Refused(_window(per_minute, counted, oldest, now))
+                window = _window(per_minute, counted + 1, oldest, now)
             cursor.execute(_INSERT_PING_SQL, ping)
             ping_id = cursor.fetchone()[0]
             connection.commit()
-            return int(ping_id)
+            return Recorded(int(ping_id), window=window)
         except BaseException:
             connection.rollback()
             raise
@@ -217,7 +307,22 @@ def _quiet_success(known: Known, values: dict[str, Any], deadline: datetime) -> 
             connection.close()
 
 
+_COUNT_SQL = "SELECT count(*), min(received_at) FROM pings WHERE monitor_id = ? AND received_at >= ?"
+
+#: First statement of the usual ping on PostgreSQL: the monitor's row lock, held to the commit, so the
+#: second statement (a new snapshot) counts every ping taken before it for this token.
+_LOCK_POSTGRESQL = "SELECT set_config('synchronous_commit', 'off', true) FROM monitors WHERE id = %s FOR UPDATE"
+#: Second statement: count, and when the token has room and the ping is the usual one, update and insert.
 _QUIET_SUCCESS_POSTGRESQL = (
+    "WITH counted AS (SELECT count(*) AS counted, min(received_at) AS oldest FROM pings "
+    "WHERE monitor_id = ? AND received_at >= ?), "
+    f"touched AS ({_QUIET_SUCCESS} AND (SELECT counted FROM counted) < ? RETURNING id), "
+    f"inserted AS (INSERT INTO pings ({', '.join(_PING_COLUMNS)}) "
+    f"SELECT touched.id, {', '.join('?' * (len(_PING_COLUMNS) - 1))} FROM touched RETURNING id) "
+    "SELECT (SELECT id FROM inserted), counted, oldest FROM counted"
+).replace("?", "%s")
+#: The same without a count (no limit): one statement.
+_QUIET_SUCCESS_POSTGRESQL_UNCOUNTED = (
     "WITH asynchronous AS (SELECT set_config('synchronous_commit', 'off', true)), "
     f"touched AS ({_QUIET_SUCCESS} RETURNING id) "
     f"INSERT INTO pings ({', '.join(_PING_COLUMNS)}) "
@@ -225,16 +330,48 @@ _QUIET_SUCCESS_POSTGRESQL = (
 ).replace("?", "%s")
 
 
-def _quiet_success_postgresql(parameters: tuple[Any, ...]) -> int | None:
+def _quiet_success_postgresql(
+    monitor_id: str,
+    since: datetime,
+    per_minute: int | None,
+    quiet: tuple[Any, ...],
+    row: list[Any],
+    now: datetime,
+) -> Recorded | Refused | None:
+    """The lock and the counted update-and-insert, pipelined: one round trip, one transaction, committed
+    without waiting for the WAL flush."""
     connection = db.engine.raw_connection()
     driver = connection.driver_connection
     try:
         driver.autocommit = True
-        row = driver.execute(_QUIET_SUCCESS_POSTGRESQL, parameters).fetchone()
-        return None if row is None else int(row[0])
+        if per_minute is None:
+            result = driver.execute(_QUIET_SUCCESS_POSTGRESQL_UNCOUNTED, (*quiet, *row)).fetchone()
+            return None if result is None else Recorded(int(result[0]))
+        with driver.pipeline():
+            driver.execute("BEGIN")
+            driver.execute(_LOCK_POSTGRESQL, (monitor_id,))
+            cursor = driver.execute(_QUIET_SUCCESS_POSTGRESQL, (monitor_id, since, *quiet, per_minute, *row))
+            driver.execute("COMMIT")
+        ping_id, counted, oldest = cursor.fetchone()
+        if ping_id is not None:
+            return Recorded(int(ping_id), window=_window(per_minute, counted + 1, oldest, now))
+        if counted >= per_minute:
+            return Refused(_window(per_minute, counted, oldest, now))
+        return None
+    except BaseException:
+        if not driver.closed:
+            driver.rollback()
+        raise
     finally:
         driver.autocommit = False
         connection.close()
+
+
+def _window(per_minute: int, counted: int, oldest: datetime | str | None, now: datetime) -> Window:
+    """A token's window from its count; ``oldest`` as the database gives it (SQLite: text, naive UTC)."""
+    if isinstance(oldest, str):
+        oldest = datetime.fromisoformat(oldest).replace(tzinfo=UTC)
+    return Window(per_minute, counted, oldest or now)
 
 
 def record_ping(
@@ -248,8 +385,14 @@ def record_ping(
     body_truncated: bool = False,
     exit_status: int | None = None,
     rid: str | None = None,
-) -> Recorded | None:
+    per_minute: int | None = None,
+) -> Recorded | Refused | None:
     """Store a ping for the monitor whose token this is and act on it; None when no monitor has the token.
+
+    With ``per_minute``, the ping is taken only if fewer than that many were taken for the token
+    in the last :data:`PING_WINDOW` (:class:`Refused` otherwise, and nothing is stored): the
+    count is kept by the pings themselves, in the transaction that stores this one, so it holds
+    across every web worker without a storage of its own.
 
     ``kind`` is ``success``, ``fail`` or ``start``. A start reports no outcome: the run it
     begins must end within the grace. A success makes the monitor ``up`` and resolves its
@@ -281,9 +424,9 @@ def record_ping(
         check_type = check_types.get(known.type)
         if check_type is not None:
             deadline = deadline_after_run(check_type, known.settings or {}, known.interval_seconds, now)
-            ping_id = _quiet_success(known, values, deadline)
-            if ping_id is not None:
-                return Recorded(ping_id)
+            taken = _quiet_success(known, values, deadline, per_minute)
+            if taken is not None:
+                return taken
     monitor = _look_up(token)
     if monitor is None:
         session.rollback()
@@ -292,21 +435,31 @@ def record_ping(
     duration_ms = None if kind == "start" else _duration_ms(session, monitor, rid, now)
     values.update(monitor_id=monitor.id, duration_ms=duration_ms)
     with one_writer(session):
+        window = None
+        if per_minute is not None:
+            # A write first: the monitor's row lock (PostgreSQL) or the write lock (SQLite), held to the
+            # commit, so that the count sees every ping taken before this one.
+            session.execute(_LOCK_MONITOR, {"b_id": monitor.id})
+            counted, oldest = session.execute(_COUNT, {"b_id": monitor.id, "b_since": now - PING_WINDOW}).one()
+            if counted >= per_minute:
+                session.rollback()
+                return Refused(_window(per_minute, counted, oldest, now))
+            window = _window(per_minute, counted + 1, oldest, now)
         ping_id = session.execute(_INSERT_PING, values).scalar_one()
         if kind == "start":
             _started(session, monitor, check_type, now)
             session.commit()
-            return Recorded(ping_id)
+            return Recorded(ping_id, window=window)
         if kind == "success" and _ended(session, monitor, check_type, kind, now, quietly=True):
             session.commit()  # a monitor that was up stays up
-            return Recorded(ping_id, duration_ms)
+            return Recorded(ping_id, duration_ms, window)
         _ended(session, monitor, check_type, kind, now, quietly=False)
         result = _result(kind, exit_status, ping_id, duration_ms)
         report, transitions = record_results([(monitor.id, int(now.timestamp() * 1000), result)])
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     sender(app).submit(report.deliveries)
     notify_observers(app, [], transitions)
-    return Recorded(ping_id, duration_ms)
+    return Recorded(ping_id, duration_ms, window)
 
 
 def _started(session: Session, monitor: Row[Any], check_type: type[CheckType] | None, now: datetime) -> None:
@@ -378,10 +531,14 @@ def _duration_ms(session: Session, monitor: Row[Any], rid: str | None, now: date
     return (now - started) // timedelta(milliseconds=1)
 
 
-def prune_pings(session: Session, monitor_id: str) -> int:
-    """Delete all but the monitor's :data:`PINGS_KEPT` newest pings; returns how many went."""
+def prune_pings(session: Session, monitor_id: str, keep: int = PINGS_KEPT) -> int:
+    """Delete all but the monitor's ``keep`` newest pings; returns how many went.
+
+    The pruner keeps at least the ping rate limit's worth (:func:`pings_kept`): the newest pings
+    are the token's rate-limit count, and a ping of its window must not be deleted.
+    """
     oldest_kept = session.scalar(
-        select(Ping.id).where(Ping.monitor_id == monitor_id).order_by(Ping.id.desc()).offset(PINGS_KEPT - 1).limit(1)
+        select(Ping.id).where(Ping.monitor_id == monitor_id).order_by(Ping.id.desc()).offset(keep - 1).limit(1)
     )
     if oldest_kept is None:
         return 0
@@ -389,6 +546,12 @@ def prune_pings(session: Session, monitor_id: str) -> int:
         deleted = session.execute(delete(Ping).where(Ping.monitor_id == monitor_id, Ping.id < oldest_kept)).rowcount
         session.commit()
     return deleted
+
+
+def pings_kept(ping_rate_limit: int) -> int:
+    """Pings the pruner keeps per monitor: :data:`PINGS_KEPT`, or the rate limit when it is larger (no more
+    than that many can have arrived in the last :data:`PING_WINDOW`, so the count never loses one)."""
+    return max(PINGS_KEPT, ping_rate_limit)
 
 
 def _clean(text: str) -> str:

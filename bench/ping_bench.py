@@ -43,7 +43,7 @@ from aloft.models.monitor import new_spread_key
 from aloft.pings import new_ping_token
 
 SECRET_KEY = "aloft-bench-secret-key-0123456789abcdef"
-#: The highest value the settings accept: the limiter counts every ping but never refuses one.
+#: The highest value the settings accept: every ping is counted against its token, none refused.
 PING_RATE_LIMIT = "1000000"
 CHUNK_ROWS = 10_000
 HEALTH_PATH = "/api/v1/health"

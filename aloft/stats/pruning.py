@@ -26,7 +26,7 @@ from aloft.engine.statements import one_writer
 from aloft.models import CheckResult, Monitor, Rollup, utcnow
 from aloft.people.audit import prune_events
 from aloft.people.expiry import delete_expired
-from aloft.pings import prune_pings
+from aloft.pings import pings_kept, prune_pings
 from aloft.stats import buckets
 from aloft.stats.rollups import period_start
 
@@ -104,9 +104,10 @@ def prune(
                 else:
                     pruned.counts[kind] += _drain(session, _old_rollups(monitor_id, kind, limits[kind]))
             session.commit()
-        # Pings are kept by count, not age: the newest PINGS_KEPT of each passive monitor.
+        # Pings are kept by count, not age: the newest PINGS_KEPT of each passive monitor (or the
+        # ping rate limit's worth, when larger: they are its count).
         for monitor_id in session.scalars(select(Monitor.id).where(*page, Monitor.ping_token.is_not(None))).all():
-            pruned.pings += prune_pings(session, monitor_id)
+            pruned.pings += prune_pings(session, monitor_id, pings_kept(settings.ping_rate_limit))
         session.commit()
         pruned.monitors += len(monitor_ids)
         last_id = monitor_ids[-1]

@@ -9,15 +9,17 @@ client IP, with the budget of an API call without a key: guessing tokens gains n
 
 from __future__ import annotations
 
-import hashlib
+import json
 import logging
+import math
 import traceback
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from aloft.api.ratelimit import Caller, client_address_caller, count_callers
-from aloft.pings import BODY_EXCERPT_BYTES, PING_PATH, RID_CHARS, is_ping_token, record_ping
+from aloft.models import utcnow
+from aloft.pings import BODY_EXCERPT_BYTES, PING_PATH, RID_CHARS, Refused, is_ping_token, record_ping
 from aloft_heartbeat.redaction import redact_access_logs
 
 log = logging.getLogger(__name__)
@@ -28,6 +30,8 @@ MAX_EXIT_STATUS = 255
 BAD_EXIT_STATUS = "An exit status is 0-255: /heartbeat/<token>/<status>."
 BAD_RID = f"rid: at most {RID_CHARS} characters."
 MESSAGES = {413: "Request body too large (limit 1 MiB)", 429: "Rate limit exceeded"}
+OK_BODY = json.dumps({"ok": True}, separators=(",", ":")) + "\n"
+LIMITED_BODY = json.dumps({"error": MESSAGES[429]}, separators=(",", ":")) + "\n"
 
 bp = Blueprint("heartbeat", __name__)
 
@@ -43,6 +47,7 @@ def receive_ping(token: str, kind: str | None, exit_status: int | None = None) -
     if rid is not None and len(rid) > RID_CHARS:
         return jsonify(error=BAD_RID), 400
     body = request.stream.read(BODY_EXCERPT_BYTES + 1)
+    per_minute = current_app.extensions["aloft.settings"].ping_rate_limit
     ping = record_ping(
         token,
         kind or ("success" if exit_status == 0 else "fail"),
@@ -53,10 +58,22 @@ def receive_ping(token: str, kind: str | None, exit_status: int | None = None) -
         body_truncated=len(body) > BODY_EXCERPT_BYTES,
         exit_status=exit_status,
         rid=rid,
+        per_minute=per_minute,
     )
     if ping is None:
         return jsonify(error=UNKNOWN_TOKEN), 404
-    return jsonify(ok=True), 200
+    if isinstance(ping, Refused):
+        response = Response(LIMITED_BODY, 429, mimetype="application/json")
+        retry_after = math.ceil((ping.window.resets_at - utcnow()).total_seconds())
+        response.headers["Retry-After"] = str(max(retry_after, 1))
+    else:
+        response = Response(OK_BODY, 200, mimetype="application/json")
+    if ping.window is not None:
+        window = ping.window
+        response.headers["X-RateLimit-Limit"] = str(window.limit)
+        response.headers["X-RateLimit-Remaining"] = str(window.remaining)
+        response.headers["X-RateLimit-Reset"] = str(math.ceil(window.resets_at.timestamp()))
+    return response
 
 
 @bp.errorhandler(HTTPException)
@@ -75,15 +92,13 @@ def unexpected_error(exc: Exception) -> tuple[Response, int]:
     return jsonify(error="Internal server error"), 500
 
 
-def ping_caller() -> Caller:
-    """Whom a ping counts against: its token, hashed so that not even the limiter's storage holds it,
-    or the client IP when no monitor has the token."""
+def ping_caller() -> Caller | None:
+    """Whom flask-limiter counts a ping against: the client IP when no monitor has its token; nobody when
+    one has, for :func:`~aloft.pings.record_ping` counts it against its token (ALOFT_PING_RATE_LIMIT, 60
+    a minute by default: whatever their kind, ample for a job that runs every minute) in the
+    transaction that stores it, with the pings of the last minute as the count."""
     token = (request.view_args or {}).get("token", "")
-    if not is_ping_token(token):
-        return client_address_caller()
-    # ALOFT_PING_RATE_LIMIT, 60 by default: whatever their kind, ample for a job that runs every minute.
-    per_minute = current_app.extensions["aloft.settings"].ping_rate_limit
-    return Caller("heartbeat:" + hashlib.sha256(token.encode()).hexdigest()[:32], per_minute)
+    return None if is_ping_token(token) else client_address_caller()
 
 
 def register(app: Flask) -> None:

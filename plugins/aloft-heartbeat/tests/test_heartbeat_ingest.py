@@ -1,15 +1,16 @@
 """The ingest endpoint: pings recorded by kind, no API key, 404 for unknown tokens, limited per token."""
 
 import logging
+import math
 from datetime import timedelta
 
 import pytest
 from heartbeat_support import create_heartbeat, ping_path, token_of
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, insert, select
 
 from aloft.extensions import db
-from aloft.models import Monitor, Ping
-from aloft.pings import BODY_EXCERPT_BYTES, PINGS_KEPT, record_ping
+from aloft.models import Monitor, Ping, utcnow
+from aloft.pings import BODY_EXCERPT_BYTES, PINGS_KEPT, pings_kept, record_ping
 from aloft.stats.pruning import prune
 
 
@@ -88,6 +89,32 @@ def test_pings_are_limited_to_60_a_minute_per_token_across_its_three_routes(clie
     assert int(limited.headers["Retry-After"]) > 0
     other = create_heartbeat(client, auth_headers, name="Other job")
     assert client.get(ping_path(other)).status_code == 200, "each token has its own budget"
+
+
+def test_a_token_counts_the_pings_of_the_last_minute_only_and_says_when_a_place_frees(client, heartbeat):
+    path = ping_path(heartbeat)
+    now = utcnow()
+    # 59 pings taken 59.5 s ago, and many more before the window: only the 59 count.
+    earlier = [now - timedelta(seconds=59.5)] * 59 + [now - timedelta(seconds=61 + n) for n in range(100)]
+    db.session.execute(
+        insert(Ping),
+        [{"monitor_id": heartbeat["id"], "received_at": moment, "kind": "success"} for moment in earlier],
+    )
+    db.session.commit()
+    last = client.get(path)
+    assert last.status_code == 200
+    assert last.headers["X-RateLimit-Remaining"] == "0"
+    assert int(last.headers["X-RateLimit-Reset"]) == math.ceil((now + timedelta(seconds=0.5)).timestamp())
+    refused = client.get(path + "/start")
+    assert refused.status_code == 429
+    assert refused.json == {"error": "Rate limit exceeded"}
+    assert 1 <= int(refused.headers["Retry-After"]) <= 2, "the oldest counted ping leaves the window in 0.5 s"
+    assert len(pings_of(heartbeat)) == 160, "a refused ping is not stored"
+
+
+def test_the_pruner_keeps_the_rate_limits_worth_of_pings_when_it_is_larger(app, heartbeat):
+    assert pings_kept(60) == PINGS_KEPT
+    assert pings_kept(500) == 500
 
 
 def test_pings_for_unknown_tokens_count_against_the_client_ip_with_keyless_api_calls(client, heartbeat):
