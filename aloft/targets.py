@@ -19,11 +19,11 @@ from __future__ import annotations
 import io
 import ipaddress
 import os
-import queue
 import re
 import socket
 import ssl
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -217,8 +217,11 @@ class Resolutions:
     def __init__(self, threads: int) -> None:
         self.threads = threads
         self._lock = threading.Lock()
+        self._waiting = threading.Condition(self._lock)
         self._in_flight: dict[tuple[Resolver, str, int], Future[list[str]]] = {}
-        self._asked: queue.SimpleQueue[tuple[Resolver, str, int]] = queue.SimpleQueue()
+        # Names no thread has taken yet; a thread counts as idle only while it waits for one, and
+        # takes it under the same lock, so a name is never left queued behind a busy thread.
+        self._asked: deque[tuple[Resolver, str, int]] = deque()
         self._started = self._idle = 0
 
     def resolve(self, resolver: Resolver, host: str, port: int, deadline: Deadline) -> list[str]:
@@ -228,19 +231,20 @@ class Resolutions:
             answer = self._in_flight.get(asked)
             if answer is None:
                 answer = self._in_flight[asked] = Future()
-                self._asked.put(asked)
-                if self._idle == 0 and self._started < self.threads:
+                self._asked.append(asked)
+                if len(self._asked) > self._idle and self._started < self.threads:
                     self._started += 1
                     threading.Thread(target=self._answer_forever, name="aloft-resolver", daemon=True).start()
+                self._waiting.notify()
         return answer.result(timeout=deadline.remaining())
 
     def _answer_forever(self) -> None:
         while True:
-            with self._lock:
+            with self._waiting:
                 self._idle += 1
-            asked = self._asked.get()
-            with self._lock:
+                self._waiting.wait_for(lambda: self._asked)
                 self._idle -= 1
+                asked = self._asked.popleft()
             resolver, host, port = asked
             try:
                 addresses = resolver(host, port)

@@ -103,6 +103,23 @@ def test_at_most_so_many_names_are_resolved_at_once(resolver):
         assert answer == [["127.0.0.1"]]
 
 
+def test_names_asked_together_of_an_idle_thread_each_get_a_thread(resolver):
+    resolutions = targets.Resolutions(2)
+    resolver.released.set()
+    assert resolutions.resolve(resolver, "warm", 80, Deadline.after(10)) == ["127.0.0.1"]
+    time.sleep(0.2)  # the one thread is back waiting, counted idle
+    resolver.released.clear()
+    # The idle thread takes one of the two; the other must get a second thread rather than
+    # wait behind a name that does not answer.
+    for name in ("a", "b"):  # asked back to back, before the idle thread wakes; nobody waits for them
+        with pytest.raises(TimeoutError):
+            resolutions.resolve(resolver, name, 80, Deadline.after(0))
+    resolver.wait_until_asked(3)
+    assert sorted(resolver.asked) == ["a", "b", "warm"]
+    resolver.released.set()
+    assert resolutions.resolve(resolver, "b", 80, Deadline.after(10)) == ["127.0.0.1"]
+
+
 def test_a_failed_resolution_is_host_not_found_for_every_caller():
     def failing(host: str, port: int) -> list[str]:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
