@@ -394,3 +394,24 @@ def test_a_notifications_link_leads_through_sign_in_back_to_the_monitor(client, 
     )
     assert signed_in.headers["Location"] == f"/monitors/{monitor['id']}"
     assert ">Shop</h1>" in client.get(signed_in.headers["Location"]).get_data(as_text=True)
+
+
+def test_the_poll_is_refused_once_the_session_ends_or_outlives_its_thirty_days(client, org, sign_in) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import delete, update
+
+    from aloft.extensions import db
+    from aloft.models import WebSession, utcnow
+
+    sign_in(org)
+    version = client.get("/dashboard/changes").json["version"]
+    assert client.get(f"/dashboard/changes?since={version}").status_code == 204
+    db.session.execute(update(WebSession).values(created_at=utcnow() - timedelta(days=30, seconds=1)))
+    db.session.commit()
+    assert client.get(f"/dashboard/changes?since={version}").status_code == 401
+    assert people_sign_in(client).status_code == 302
+    assert client.get(f"/dashboard/changes?since={version}").status_code == 204
+    db.session.execute(delete(WebSession))  # what a password change or a removal does
+    db.session.commit()
+    assert client.get(f"/dashboard/changes?since={version}").status_code == 401

@@ -8,11 +8,18 @@ What the web UI uses:
   they work in (``.organization``, ``.org_id``, ``.role``), or None.
 - :func:`memberships_of` / :func:`switch_organization`: the organizations to switch between.
 - :func:`membership_required` / :func:`role_may`: view decorators (403 without the role's right).
+- :func:`session_state_version`: the signed-in browser's organization and its state version, in one read.
 - :func:`rights_of_membership`: the :class:`aloft.access.Rights` (scopes and actions) of a role.
 """
 
 from aloft.people.guards import membership_required, rights_of_membership, role_may
-from aloft.people.sessions import active_membership, current_session, memberships_of, switch_organization
+from aloft.people.sessions import (
+    active_membership,
+    current_session,
+    memberships_of,
+    session_state_version,
+    switch_organization,
+)
 
 __all__ = [
     "active_membership",
@@ -21,5 +28,6 @@ __all__ = [
     "memberships_of",
     "rights_of_membership",
     "role_may",
+    "session_state_version",
     "switch_organization",
 ]

@@ -21,7 +21,7 @@ from sqlalchemy import delete, select, update
 
 from aloft.extensions import db, login_manager
 from aloft.keys import hash_token
-from aloft.models import Membership, User, WebSession, utcnow
+from aloft.models import Membership, Organization, User, WebSession, utcnow
 
 COOKIE = "aloft_session"
 #: last_seen_at is written at most this often per session, not on every request.
@@ -103,6 +103,37 @@ def current_session() -> WebSession | None:
         db.session.commit()
     request.environ[_SESSION] = found
     return found
+
+
+def session_state_version() -> tuple[str, int] | None:
+    """The organization the cookie's live session works in and that organization's state version,
+    or None when nobody is signed in (or they work in no organization).
+
+    For the dashboard's poll, asked every few seconds by every open dashboard: one statement
+    when the session is fresh. A session due for its touch, or past its expiry, takes the
+    whole :func:`current_session` path, which touches or ends it.
+    """
+    token = request.cookies.get(COOKIE, "")
+    if _SESSION not in request.environ and token and len(token) <= 100:
+        row = db.session.execute(
+            select(WebSession.org_id, WebSession.created_at, WebSession.last_seen_at, Organization.state_version)
+            .join(Organization, Organization.id == WebSession.org_id)
+            .where(WebSession.token_hash == _hash(token))
+        ).first()
+        db.session.commit()
+        settings = current_app.extensions["aloft.settings"]
+        now = utcnow()
+        if (
+            row is not None
+            and now - row.last_seen_at < TOUCH_RESOLUTION
+            and now - row.created_at < timedelta(days=settings.session_max_days)
+        ):
+            return row.org_id, row.state_version
+    web_session = current_session()
+    if web_session is None or web_session.org_id is None:
+        return None
+    version = db.session.scalar(select(Organization.state_version).where(Organization.id == web_session.org_id))
+    return web_session.org_id, version or 0
 
 
 def start_session(user: User, org_id: str | None = None) -> WebSession:

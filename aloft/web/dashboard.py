@@ -25,7 +25,7 @@ from aloft.api.status import current_status
 from aloft.extensions import db
 from aloft.models import Monitor, Organization, utcnow
 from aloft.models.monitor import STATUSES
-from aloft.people import current_session
+from aloft.people import session_state_version
 from aloft.stats.overview import Glance, glances
 from aloft.web.access import signed_in_page, viewer
 from aloft.web.blueprint import bp
@@ -230,13 +230,13 @@ def show_dashboard() -> str:
 def dashboard_changes() -> Response:
     """204 while the organization's state version is ``since``; otherwise the new version (401: signed out).
 
-    Two primary-key reads: the browser session (which names the organization it works in; leaving an
-    organization ends the person's sessions) and the organization's version.
+    One indexed read of the browser session (which names the organization it works in; leaving an
+    organization ends the person's sessions) joined to the organization's version.
     """
-    web_session = current_session()
-    if web_session is None or web_session.org_id is None:
+    found = session_state_version()
+    if found is None:
         return Response(status=401)
-    version = state_version(web_session.org_id)
+    _org_id, version = found
     if request.args.get("since") == str(version):
         return Response(status=204)
     return jsonify({"version": version})
