@@ -183,13 +183,7 @@ def _remember(token: str) -> Known | None:
             connection.rollback()
     finally:
         connection.close()
-    if row is None:
-        _KNOWN.pop(token, None)
-        return None
-    if len(_KNOWN) >= KNOWN_MAX:
-        _KNOWN.clear()
-    known = _KNOWN[token] = Known(*row)
-    return known
+    return _keep(token, row)
 
 
 _KNOWN_BY_TOKEN = "SELECT id, type, settings, interval_seconds, paused, updated_at FROM monitors WHERE ping_token = ?"
@@ -198,13 +192,19 @@ _KNOWN_BY_TOKEN = "SELECT id, type, settings, interval_seconds, paused, updated_
 def _look_up(token: str) -> Row[Any] | None:
     """The monitor's row as a ping needs it, read now; remembered for later pings of the token."""
     row = db.session.execute(_MONITOR_BY_TOKEN, {"b_token": token}).first()
+    _keep(token, None if row is None else row[:6])
+    return row
+
+
+def _keep(token: str, row: Any) -> Known | None:
+    """Remember what ``row`` says of ``token``'s monitor (forget the token when there is none)."""
     if row is None:
         _KNOWN.pop(token, None)
         return None
     if len(_KNOWN) >= KNOWN_MAX:
         _KNOWN.clear()
-    _KNOWN[token] = Known(*row[:6])
-    return row
+    known = _KNOWN[token] = Known(*row)
+    return known
 
 
 _MONITOR_BY_TOKEN = select(
