@@ -18,16 +18,24 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import Row, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from aloft import held_connections
 from aloft.checks import CheckResult, CheckType
-from aloft.engine.heartbeats import Runs, deadline_after_run, deadline_after_start, first_deadline
+from aloft.engine.heartbeats import (
+    Runs,
+    deadline_after_run,
+    deadline_after_start,
+    deadline_from_loaded,
+    first_deadline,
+)
 from aloft.engine.jobs import notify_observers, record_results
-from aloft.engine.statements import one_writer, sqlite_time
+from aloft.engine.statements import one_writer, sqlite_time, sqlite_writer
 from aloft.extensions import db
 from aloft.models import PING_KINDS, Monitor, Ping, utcnow
 from aloft.models.heartbeat import BODY_LIMIT
@@ -146,6 +154,17 @@ class Known:
     paused: bool
     updated_at: datetime
 
+    @cached_property
+    def updated_at_sqlite(self) -> str:
+        return sqlite_time(self.updated_at)
+
+    def deadline_after_run(self, check_type: type[CheckType], ended_at: datetime) -> datetime:
+        """:func:`~aloft.engine.heartbeats.deadline_after_run` with the settings loaded once per token."""
+        loaded = self.__dict__.get("_loaded")
+        if loaded is None:
+            loaded = self.__dict__["_loaded"] = check_type.load_settings(self.settings or {})
+        return deadline_from_loaded(check_type, loaded, self.interval_seconds, ended_at)
+
 
 #: Tokens this process has seen, and their monitors; dropped whole when it grows past KNOWN_MAX.
 _KNOWN: dict[str, Known] = {}
@@ -163,26 +182,12 @@ def _known(token: str) -> Known | None:
 
 
 def _remember(token: str) -> Known | None:
-    """The monitor a token names, read on the driver's own connection (through the session, the
+    """The monitor a token names, read on the thread's kept connection (through the session, the
     lookup cost more than the ping's own statements), and remembered."""
-    connection = db.engine.raw_connection()
-    try:
-        if db.engine.dialect.name == "postgresql":
-            driver = connection.driver_connection
-            driver.autocommit = True
-            try:
-                row = driver.execute(_KNOWN_BY_TOKEN.replace("?", "%s"), (token,)).fetchone()
-            finally:
-                driver.autocommit = False
-        else:
-            row = connection.cursor().execute(_KNOWN_BY_TOKEN, (token,)).fetchone()
-            if row is not None:
-                settings = None if row[2] is None else json.loads(row[2])
-                updated_at = datetime.fromisoformat(row[5]).replace(tzinfo=UTC)
-                row = (row[0], row[1], settings, row[3], bool(row[4]), updated_at)
-            connection.rollback()
-    finally:
-        connection.close()
+    row = held_connections.fetch_one(db.engine, _KNOWN_BY_TOKEN, (token,))
+    if row is not None:
+        settings = json.loads(row[2]) if isinstance(row[2], str) else row[2]
+        row = (row[0], row[1], settings, row[3], bool(row[4]), held_connections.stored_time(row[5]))
     return _keep(token, row)
 
 
@@ -273,38 +278,50 @@ def _quiet_success(
     """
     now = values["received_at"]
     since = now - PING_WINDOW
-    if db.engine.dialect.name == "postgresql":
+    engine = db.engine
+    if engine.dialect.name == "postgresql":
         row = [values[name] for name in _PING_COLUMNS[1:]]
         quiet = (now, deadline, known.id, known.updated_at, False, now)
-        return _quiet_success_postgresql(known.id, since, per_minute, quiet, row, now)
-    quiet = (sqlite_time(now), sqlite_time(deadline), known.id, sqlite_time(known.updated_at), False, sqlite_time(now))
-    ping = (known.id, sqlite_time(now), *[values[name] for name in _PING_COLUMNS[2:]])
-    with one_writer(db.session):
-        connection = db.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            # The update takes SQLite's write lock before it reads: the count below cannot miss
-            # a ping another process is taking for the same token.
-            cursor.execute(_QUIET_SUCCESS, quiet)
-            if cursor.rowcount != 1:
-                connection.rollback()
-                return None
-            window = None
-            if per_minute is not None:
-                counted, oldest = cursor.execute(_COUNT_SQL, (known.id, sqlite_time(since))).fetchone()
-                if counted >= per_minute:
-                    connection.rollback()
-                    return Refused(_window(per_minute, counted, oldest, now))
-                window = _window(per_minute, counted + 1, oldest, now)
-            cursor.execute(_INSERT_PING_SQL, ping)
-            ping_id = cursor.fetchone()[0]
-            connection.commit()
-            return Recorded(int(ping_id), window=window)
-        except BaseException:
+        return held_connections.run(
+            engine,
+            lambda connection: _quiet_success_postgresql(connection, known.id, since, per_minute, quiet, row, now),
+        )
+    stored_now = sqlite_time(now)
+    quiet = (stored_now, sqlite_time(deadline), known.id, known.updated_at_sqlite, False, stored_now)
+    ping = (known.id, stored_now, *[values[name] for name in _PING_COLUMNS[2:]])
+    counting = None if per_minute is None else (per_minute, sqlite_time(since), now)
+    with sqlite_writer:
+        return held_connections.run(engine, lambda connection: _quiet_success_sqlite(connection, quiet, ping, counting))
+
+
+def _quiet_success_sqlite(
+    connection: Any, quiet: tuple[Any, ...], ping: tuple[Any, ...], counting: tuple[int, str, datetime] | None
+) -> Recorded | Refused | None:
+    cursor = connection.cursor()
+    try:
+        # The update takes SQLite's write lock before it reads: the count below cannot miss
+        # a ping another process is taking for the same token.
+        cursor.execute(_QUIET_SUCCESS, quiet)
+        if cursor.rowcount != 1:
             connection.rollback()
-            raise
-        finally:
-            connection.close()
+            return None
+        window = None
+        if counting is not None:
+            per_minute, since, now = counting
+            counted, oldest = cursor.execute(_COUNT_SQL, (ping[0], since)).fetchone()
+            if counted >= per_minute:
+                connection.rollback()
+                return Refused(_window(per_minute, counted, oldest, now))
+            window = _window(per_minute, counted + 1, oldest, now)
+        cursor.execute(_INSERT_PING_SQL, ping)
+        ping_id = cursor.fetchone()[0]
+        connection.commit()
+        return Recorded(int(ping_id), window=window)
+    except BaseException:
+        connection.rollback()  # the kept connection must not keep the write lock
+        raise
+    finally:
+        cursor.close()
 
 
 _COUNT_SQL = "SELECT count(*), min(received_at) FROM pings WHERE monitor_id = ? AND received_at >= ?"
@@ -331,6 +348,7 @@ _QUIET_SUCCESS_POSTGRESQL_UNCOUNTED = (
 
 
 def _quiet_success_postgresql(
+    driver: Any,
     monitor_id: str,
     since: datetime,
     per_minute: int | None,
@@ -338,33 +356,27 @@ def _quiet_success_postgresql(
     row: list[Any],
     now: datetime,
 ) -> Recorded | Refused | None:
-    """The lock and the counted update-and-insert, pipelined: one round trip, one transaction, committed
-    without waiting for the WAL flush."""
-    connection = db.engine.raw_connection()
-    driver = connection.driver_connection
+    """The lock and the counted update-and-insert, pipelined on an autocommit connection: one round
+    trip, one transaction, committed without waiting for the WAL flush."""
+    if per_minute is None:
+        result = driver.execute(_QUIET_SUCCESS_POSTGRESQL_UNCOUNTED, (*quiet, *row)).fetchone()
+        return None if result is None else Recorded(int(result[0]))
     try:
-        driver.autocommit = True
-        if per_minute is None:
-            result = driver.execute(_QUIET_SUCCESS_POSTGRESQL_UNCOUNTED, (*quiet, *row)).fetchone()
-            return None if result is None else Recorded(int(result[0]))
         with driver.pipeline():
             driver.execute("BEGIN")
             driver.execute(_LOCK_POSTGRESQL, (monitor_id,))
             cursor = driver.execute(_QUIET_SUCCESS_POSTGRESQL, (monitor_id, since, *quiet, per_minute, *row))
             driver.execute("COMMIT")
-        ping_id, counted, oldest = cursor.fetchone()
-        if ping_id is not None:
-            return Recorded(int(ping_id), window=_window(per_minute, counted + 1, oldest, now))
-        if counted >= per_minute:
-            return Refused(_window(per_minute, counted, oldest, now))
-        return None
     except BaseException:
-        if not driver.closed:
-            driver.rollback()
+        if not driver.closed and driver.info.transaction_status != 0:  # not idle: end what was begun
+            driver.execute("ROLLBACK")
         raise
-    finally:
-        driver.autocommit = False
-        connection.close()
+    ping_id, counted, oldest = cursor.fetchone()
+    if ping_id is not None:
+        return Recorded(int(ping_id), window=_window(per_minute, counted + 1, oldest, now))
+    if counted >= per_minute:
+        return Refused(_window(per_minute, counted, oldest, now))
+    return None
 
 
 def _window(per_minute: int, counted: int, oldest: datetime | str | None, now: datetime) -> Window:
@@ -423,7 +435,7 @@ def record_ping(
     if kind == "success" and rid is None and known is not None and not known.paused:
         check_type = check_types.get(known.type)
         if check_type is not None:
-            deadline = deadline_after_run(check_type, known.settings or {}, known.interval_seconds, now)
+            deadline = known.deadline_after_run(check_type, now)
             taken = _quiet_success(known, values, deadline, per_minute)
             if taken is not None:
                 return taken

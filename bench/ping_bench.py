@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from flask_migrate import upgrade
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, make_url, select
 
 from aloft.app import create_app
 from aloft.extensions import db
@@ -144,9 +144,37 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> Iterator[tuple[int, int, str, float]]:
+    """Every process: pid, parent pid, command line and CPU seconds used (user + system)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        yield int(entry.name), int(fields[1]), command, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def server_cpu_seconds(web_pid: int, database: str | None) -> float:
+    """CPU seconds used so far by the web server (its master and workers) and by the PostgreSQL
+    backends connected to ``database`` (None: SQLite, in the workers)."""
+    total = 0.0
+    for pid, parent, command, seconds in _processes():
+        ours = pid == web_pid or parent == web_pid
+        if ours or (database and command.startswith("postgres: ") and f" {database} " in command):
+            total += seconds
+    return total
+
+
 @contextmanager
-def web_server(env: dict[str, str], workers: int, data_dir: Path) -> Iterator[str]:
-    """Aloft's web server as ``aloft up`` starts it, on a free port, until the block ends."""
+def web_server(env: dict[str, str], workers: int, data_dir: Path) -> Iterator[tuple[str, int]]:
+    """Aloft's web server as ``aloft up`` starts it, on a free port, until the block ends: its URL and pid."""
     port = free_port()
     command = [sys.executable, "-P", "-m", "aloft.web_server", "--bind", f"127.0.0.1:{port}"]
     command += ["--workers", str(workers)]
@@ -170,7 +198,7 @@ def web_server(env: dict[str, str], workers: int, data_dir: Path) -> Iterator[st
             if time.monotonic() > deadline:
                 raise SystemExit("the web server did not answer in 60 s")
             time.sleep(0.2)
-        yield base_url
+        yield base_url, process.pid
     finally:
         process.terminate()
         process.wait(timeout=30)
@@ -220,11 +248,13 @@ def measure(count: int, args: argparse.Namespace, database_url: str, data_dir: P
     script = data_dir / "pings.lua"
     script.write_text(WRK_SCRIPT)
     runs: dict[str, list[dict[str, float]]] = {"health": [], "pings": []}
-    with web_server(env, args.workers, data_dir) as base_url:
+    database = make_url(database_url).database if database_url.startswith("postgresql") else None
+    with web_server(env, args.workers, data_dir) as (base_url, web_pid):
         wrk(base_url + HEALTH_PATH, 2, args.connections, None, tokens_file)  # warm-up
         warm_up = wrk(base_url + "/", 2, args.connections, script, tokens_file)
         for _ in range(args.rounds):
             for kind in ("health", "pings", "pings", "health"):
+                cpu_before = server_cpu_seconds(web_pid, database)
                 result = wrk(
                     base_url + (HEALTH_PATH if kind == "health" else "/"),
                     args.duration,
@@ -232,6 +262,7 @@ def measure(count: int, args: argparse.Namespace, database_url: str, data_dir: P
                     None if kind == "health" else script,
                     tokens_file,
                 )
+                result["cpu_ms"] = 1000 * (server_cpu_seconds(web_pid, database) - cpu_before) / result["requests"]
                 log(f"{count} monitors, {kind}: {result}")
                 runs[kind].append(result)
     with app.app_context():
@@ -241,6 +272,8 @@ def measure(count: int, args: argparse.Namespace, database_url: str, data_dir: P
     answered = sent_ok + warm_up["ok"]  # the warm-up's pings are stored too
     health_rps = sum(run["rps"] for run in runs["health"]) / len(runs["health"])
     ping_rps = sum(run["rps"] for run in runs["pings"]) / len(runs["pings"])
+    health_cpu = sum(run["cpu_ms"] for run in runs["health"]) / len(runs["health"])
+    ping_cpu = sum(run["cpu_ms"] for run in runs["pings"]) / len(runs["pings"])
     return {
         "monitors": count,
         "health_rps": round(health_rps, 1),
@@ -248,6 +281,9 @@ def measure(count: int, args: argparse.Namespace, database_url: str, data_dir: P
         "ping_rps": round(ping_rps, 1),
         "ping_p99_ms": max(run["p99_ms"] for run in runs["pings"]),
         "ratio": round(ping_rps / health_rps, 3),
+        "health_cpu_ms": round(health_cpu, 3),
+        "ping_cpu_ms": round(ping_cpu, 3),
+        "cpu_ratio": round(health_cpu / ping_cpu, 3),
         "pings_accepted": sent_ok,
         "pings_failed": sum(run["failed"] for run in runs["pings"]),
         "pings_answered_200_with_warm_up": answered,
@@ -260,14 +296,16 @@ def markdown(report: dict[str, Any]) -> str:
         f"Database: {report['database']}; rate-limit counts: {report['limiter']}; workers: {report['workers']}; "
         f"{report['connections']} connections; {report['rounds']} ABBA rounds of {report['duration']} s.",
         "",
-        "| monitors | health req/s | health p99 ms | pings/s | ping p99 ms | pings/s ÷ health req/s | target |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| monitors | health req/s | health p99 ms | pings/s | ping p99 ms | pings/s ÷ health req/s | target "
+        "| server CPU ms: health / ping | CPU ratio |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
     for row in report["results"]:
         met = "met" if row["ratio"] >= TARGET_RATIO else "not met"
         lines.append(
             f"| {row['monitors']:,} | {row['health_rps']:.0f} | {row['health_p99_ms']:.1f} | {row['ping_rps']:.0f} "
-            f"| {row['ping_p99_ms']:.1f} | {row['ratio']:.2f} | ≥ {TARGET_RATIO}: {met} |"
+            f"| {row['ping_p99_ms']:.1f} | {row['ratio']:.2f} | ≥ {TARGET_RATIO}: {met} "
+            f"| {row['health_cpu_ms']:.3f} / {row['ping_cpu_ms']:.3f} | {row['cpu_ratio']:.2f} |"
         )
     lines.append("")
     # wrk counts no request still under way when a run stops; the server finishes and stores those

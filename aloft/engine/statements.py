@@ -46,7 +46,8 @@ def sqlite_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-_sqlite_writer = threading.Lock()
+#: SQLite's writers in this process take turns on it (see :func:`one_writer`).
+sqlite_writer = threading.Lock()
 
 
 def one_writer(session: Session) -> AbstractContextManager[object]:
@@ -57,7 +58,7 @@ def one_writer(session: Session) -> AbstractContextManager[object]:
     recorder stalled for seconds. Waiting on a lock of this process instead hands the
     database over the moment the last writer commits.
     """
-    return nullcontext() if on_postgresql(session) else _sqlite_writer
+    return nullcontext() if on_postgresql(session) else sqlite_writer
 
 
 def among(session: Session, column: Any, values: Iterable[str]) -> ColumnElement[bool]:

@@ -22,6 +22,8 @@ class Ping(Base):
         CheckConstraint("kind IN ('start', 'success', 'fail')", name="kind"),
         # Newest first per monitor, for pruning and for history.
         Index("ix_pings_monitor_newest", "monitor_id", "id"),
+        # The token's pings of the last minute, counted for its rate limit (aloft.pings).
+        Index("ix_pings_monitor_received", "monitor_id", "received_at"),
     )
 
     # Pings are many and never addressed alone, so an integer key keeps them small.

@@ -19,6 +19,7 @@ from flask import Flask, Response, current_app, g, request, session
 from flask_login import login_user, logout_user
 from sqlalchemy import delete, select, update
 
+from aloft import held_connections
 from aloft.extensions import db, login_manager
 from aloft.keys import hash_token
 from aloft.models import Membership, Organization, User, WebSession, utcnow
@@ -105,6 +106,13 @@ def current_session() -> WebSession | None:
     return found
 
 
+_FRESH_SESSION = (
+    "SELECT web_sessions.org_id, web_sessions.created_at, web_sessions.last_seen_at, organizations.state_version "
+    "FROM web_sessions JOIN organizations ON organizations.id = web_sessions.org_id "
+    "WHERE web_sessions.token_hash = ?"
+)
+
+
 def session_state_version() -> tuple[str, int] | None:
     """The organization the cookie's live session works in and that organization's state version,
     or None when nobody is signed in (or they work in no organization).
@@ -115,20 +123,16 @@ def session_state_version() -> tuple[str, int] | None:
     """
     token = request.cookies.get(COOKIE, "")
     if _SESSION not in request.environ and token and len(token) <= 100:
-        row = db.session.execute(
-            select(WebSession.org_id, WebSession.created_at, WebSession.last_seen_at, Organization.state_version)
-            .join(Organization, Organization.id == WebSession.org_id)
-            .where(WebSession.token_hash == _hash(token))
-        ).first()
-        db.session.commit()
+        # On the thread's kept connection: no pool checkout, no liveness round trip, no transaction.
+        row = held_connections.fetch_one(db.engine, _FRESH_SESSION, (_hash(token),))
         settings = current_app.extensions["aloft.settings"]
         now = utcnow()
         if (
             row is not None
-            and now - row.last_seen_at < TOUCH_RESOLUTION
-            and now - row.created_at < timedelta(days=settings.session_max_days)
+            and now - held_connections.stored_time(row[2]) < TOUCH_RESOLUTION
+            and now - held_connections.stored_time(row[1]) < timedelta(days=settings.session_max_days)
         ):
-            return row.org_id, row.state_version
+            return row[0], row[3]
     web_session = current_session()
     if web_session is None or web_session.org_id is None:
         return None

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from aloft.pings import PING_PATH
 from aloft.web.viewer import current_viewer
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
@@ -35,8 +36,9 @@ NAVIGATION = (
 
 @bp.after_app_request
 def protect(response: Response) -> Response:
-    """Every page outside the API and its docs gets the UI's headers (the API's JSON needs none of them)."""
-    if not request.path.startswith("/api/v1/"):
+    """Every page outside the API and its docs gets the UI's headers (the JSON of the API and of the ping
+    URLs needs none of them)."""
+    if not request.path.startswith(("/api/v1/", PING_PATH + "/")):
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         compress(response)

@@ -36,24 +36,43 @@ LIMITED_BODY = json.dumps({"error": MESSAGES[429]}, separators=(",", ":")) + "\n
 bp = Blueprint("heartbeat", __name__)
 
 
-@bp.route(f"{PING_PATH}/<token>", methods=METHODS, defaults={"kind": "success"})
-@bp.route(f"{PING_PATH}/<token>/start", methods=METHODS, defaults={"kind": "start"})
-@bp.route(f"{PING_PATH}/<token>/fail", methods=METHODS, defaults={"kind": "fail"})
-@bp.route(f"{PING_PATH}/<token>/<int:exit_status>", methods=METHODS, defaults={"kind": None})
-def receive_ping(token: str, kind: str | None, exit_status: int | None = None) -> tuple[Response, int]:
-    if exit_status is not None and exit_status > MAX_EXIT_STATUS:
-        return jsonify(error=BAD_EXIT_STATUS), 400
-    rid = request.args.get("rid") or None
+# One view per route rather than one view with ``defaults``: for a rule with defaults, werkzeug
+# looks for a redirect on every match (a tenth of a ping's time outside the database).
+@bp.route(f"{PING_PATH}/<token>", methods=METHODS)
+def ping_success(token: str) -> Response:
+    return receive_ping(token, "success")
+
+
+@bp.route(f"{PING_PATH}/<token>/start", methods=METHODS)
+def ping_start(token: str) -> Response:
+    return receive_ping(token, "start")
+
+
+@bp.route(f"{PING_PATH}/<token>/fail", methods=METHODS)
+def ping_fail(token: str) -> Response:
+    return receive_ping(token, "fail")
+
+
+@bp.route(f"{PING_PATH}/<token>/<int:exit_status>", methods=METHODS)
+def ping_exit_status(token: str, exit_status: int) -> Response:
+    if exit_status > MAX_EXIT_STATUS:
+        return error_response(BAD_EXIT_STATUS, 400)
+    return receive_ping(token, "success" if exit_status == 0 else "fail", exit_status)
+
+
+def receive_ping(token: str, kind: str, exit_status: int | None = None) -> Response:
+    environ = request.environ
+    rid = request.args.get("rid") or None if environ.get("QUERY_STRING") else None
     if rid is not None and len(rid) > RID_CHARS:
-        return jsonify(error=BAD_RID), 400
+        return error_response(BAD_RID, 400)
     body = request.stream.read(BODY_EXCERPT_BYTES + 1)
     per_minute = current_app.extensions["aloft.settings"].ping_rate_limit
     ping = record_ping(
         token,
-        kind or ("success" if exit_status == 0 else "fail"),
+        kind,
         method=request.method,
         source_ip=request.remote_addr,
-        user_agent=request.user_agent.string,
+        user_agent=environ.get("HTTP_USER_AGENT"),
         body=body[:BODY_EXCERPT_BYTES].decode("utf-8", errors="replace"),
         body_truncated=len(body) > BODY_EXCERPT_BYTES,
         exit_status=exit_status,
@@ -61,18 +80,25 @@ def receive_ping(token: str, kind: str | None, exit_status: int | None = None) -
         per_minute=per_minute,
     )
     if ping is None:
-        return jsonify(error=UNKNOWN_TOKEN), 404
-    if isinstance(ping, Refused):
-        response = Response(LIMITED_BODY, 429, mimetype="application/json")
-        retry_after = math.ceil((ping.window.resets_at - utcnow()).total_seconds())
-        response.headers["Retry-After"] = str(max(retry_after, 1))
-    else:
-        response = Response(OK_BODY, 200, mimetype="application/json")
+        return error_response(UNKNOWN_TOKEN, 404)
+    headers = []
     if ping.window is not None:
         window = ping.window
-        response.headers["X-RateLimit-Limit"] = str(window.limit)
-        response.headers["X-RateLimit-Remaining"] = str(window.remaining)
-        response.headers["X-RateLimit-Reset"] = str(math.ceil(window.resets_at.timestamp()))
+        headers = [
+            ("X-RateLimit-Limit", str(window.limit)),
+            ("X-RateLimit-Remaining", str(window.remaining)),
+            ("X-RateLimit-Reset", str(math.ceil(window.resets_at.timestamp()))),
+        ]
+    if isinstance(ping, Refused):
+        retry_after = math.ceil((ping.window.resets_at - utcnow()).total_seconds())
+        headers.append(("Retry-After", str(max(retry_after, 1))))
+        return Response(LIMITED_BODY, 429, headers, mimetype="application/json")
+    return Response(OK_BODY, 200, headers, mimetype="application/json")
+
+
+def error_response(message: str, status: int) -> Response:
+    response = jsonify(error=message)
+    response.status_code = status
     return response
 
 
