@@ -6,7 +6,7 @@ import threading
 from heartbeat_support import ping_path
 from sqlalchemy import func, select, text
 
-from aloft import held_connections
+from aloft import held_connections, pings
 from aloft.extensions import db
 from aloft.models import Monitor, Ping
 
@@ -88,3 +88,19 @@ def test_each_thread_keeps_its_own_connection(app, client, heartbeat):
     thread.join(30)
     assert theirs and theirs[0] is not mine and theirs[0].connection is not mine.connection
     assert pings_stored(heartbeat) == 3
+
+
+def test_the_usual_ping_takes_the_quick_way_and_is_counted(client, heartbeat, monkeypatch):
+    path = ping_path(heartbeat)
+    assert client.get(path).status_code == 200  # pending -> up: the long way
+    long_way = []
+    read_row = pings._look_up
+    monkeypatch.setattr(pings, "_look_up", lambda token: long_way.append(token) or read_row(token))
+    remaining = []
+    for _ in range(3):
+        response = client.get(path)
+        assert response.status_code == 200
+        remaining.append(int(response.headers["X-RateLimit-Remaining"]))
+    assert long_way == []
+    assert remaining == [remaining[0], remaining[0] - 1, remaining[0] - 2]
+    assert pings_stored(heartbeat) == 4
