@@ -124,6 +124,17 @@ def test_acting_on_an_incident_leads_back_to_the_same_page_and_filter(client, or
     assert answer.headers["Location"] == f"/incidents?status=open#incident-{incident.id}"
 
 
+@pytest.mark.parametrize(
+    "target", ["https://evil.example/", "//evil.example/", "/\\evil.example/", "/\t/evil.example/"]
+)
+def test_acting_on_an_incident_never_leads_off_this_server(client, org, auth_headers, signed_in, target):
+    outages(client, auth_headers, monitors=1, each=1, name="Shop")
+    (incident,) = newest_first(org)
+    form = {"csrf_token": csrf(client, "/incidents"), "next": target}
+    answer = client.post(f"/incidents/{incident.id}/acknowledge", data=form)
+    assert answer.headers["Location"] == f"/incidents#incident-{incident.id}"
+
+
 @pytest.mark.parametrize("query", ["older=nonsense", "newer=zz", "older=" + "f" * 47, "newer="])
 def test_a_cursor_that_is_not_one_shows_the_newest_page(client, org, auth_headers, signed_in, query):
     outages(client, auth_headers, monitors=1, each=3, name="Shop")

@@ -17,7 +17,7 @@ from aloft.api.paging import PageArgs, Position, encode_cursor
 from aloft.extensions import db
 from aloft.web.access import require_scope, signed_in_page, viewer
 from aloft.web.blueprint import bp
-from aloft.web.forms import check_csrf
+from aloft.web.forms import check_csrf, local_path
 
 PAGE = 50
 
@@ -115,7 +115,5 @@ def resolve_incident(incident_id: str) -> Any:
 
 def back_to(incident_id: str) -> Any:
     """Back to the page the button was on (a path of this server only), at the incident."""
-    target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
-        target = url_for("web.incidents")
+    target = local_path(request.form.get("next")) or url_for("web.incidents")
     return redirect(f"{target}#incident-{incident_id}")
