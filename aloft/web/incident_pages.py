@@ -44,39 +44,33 @@ def incidents() -> str:
 
 
 def incidents_page(
-    args: dict[str, Any], older: str | None, newer: str | None
+    args: dict[str, Any], older: Position | None, newer: Position | None
 ) -> tuple[list[dict[str, Any]], str | None, str | None]:
     """The page asked for, and the cursors of the pages newer and older than it (None: there is none).
 
     A "Newer" page that reaches the newest incident is the first page, whole.
     """
     if newer is not None:
-        found, newer_still = list_incidents({**args, "cursor": load(newer)}, newer=True)
+        found, newer_still = list_incidents({**args, "cursor": newer}, newer=True)
         if newer_still is not None:
             found.reverse()
             return found, edge(found[0]), edge(found[-1])
     elif older is not None:
-        found, older_still = list_incidents({**args, "cursor": load(older)})
+        found, older_still = list_incidents({**args, "cursor": older})
         # An empty page (its incidents were deleted meanwhile) leads back from where it was asked for.
-        return found, edge(found[0]) if found else older, older_still
+        return found, edge(found[0]) if found else encode_cursor(older.when, older.row_id), older_still
     found, older_still = list_incidents(args)
     return found, None, older_still
 
 
-def cursor(query: Any, name: str) -> str | None:
-    """The cursor in ``?<name>=``, as the API would take it; None when absent or not a cursor."""
-    text = query.get(name)
-    if text is None:
+def cursor(query: Any, name: str) -> Position | None:
+    """The position in ``?<name>=``, read as the API reads its cursor; None when absent or not a cursor."""
+    if name not in query:
         return None
     try:
-        load(text)
+        return PageArgs().load({"cursor": query[name]})["cursor"]
     except ma.ValidationError:
         return None
-    return text
-
-
-def load(text: str) -> Position:
-    return PageArgs().load({"cursor": text})["cursor"]
 
 
 def edge(incident: dict[str, Any]) -> str:
