@@ -84,6 +84,14 @@ def use_data_dir(_context: click.Context, _parameter: click.Parameter, value: st
         os.environ["ALOFT_DATA_DIR"] = value
 
 
+def use_port(_context: click.Context, _parameter: click.Parameter, value: int | None) -> int | None:
+    # Through the environment, before the app reads its settings: the links it and the processes
+    # `aloft up` starts make (ALOFT_BASE_URL's default) then name the port bound.
+    if value is not None:
+        os.environ["ALOFT_PORT"] = str(value)
+    return value
+
+
 cli = FlaskGroup(
     name="aloft",
     help="Aloft: self-hosted uptime monitoring.",
@@ -167,7 +175,12 @@ def needs_database(command: F) -> F:
 
 @cli.command("up")
 @click.option("--host", help="Address to bind (default: ALOFT_HOST or 127.0.0.1).")
-@click.option("--port", type=click.IntRange(1, 65535), help="Port to bind (default: ALOFT_PORT or 8000).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    callback=use_port,
+    help="Port to bind (default: ALOFT_PORT or 8000).",
+)
 @click.option("--workers", type=click.IntRange(1, 64), help="Web worker processes (default: ALOFT_WEB_WORKERS or 2).")
 def up_command(host: str | None, port: int | None, workers: int | None) -> None:
     """Migrate the database, create the first admin key once, and serve Aloft.

@@ -49,7 +49,7 @@ SETTINGS: dict[str, tuple[str, str]] = {
         "and makes stored channel secrets unreadable (re-enter them).",
     ),
     "ALOFT_BASE_URL": (
-        "`http://localhost:8000`",
+        "`http://localhost:<port>`, the port `aloft up` binds (`--port`, `ALOFT_PORT`, 8000)",
         "Public URL of this server, used in links in notifications and in setup, reset and invitation links; "
         "with `https://` the session cookie is `Secure`.",
     ),
@@ -229,7 +229,8 @@ class Settings:
         redis_url = get("ALOFT_REDIS_URL")
         if redis_url is not None and not redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ConfigError(f"ALOFT_REDIS_URL: {redis_url!r} is not a redis://, rediss:// or unix:// URL")
-        base_url = (get("ALOFT_BASE_URL") or "http://localhost:8000").rstrip("/")
+        port = _integer(env, "ALOFT_PORT", 8000, 1, 65535)
+        base_url = (get("ALOFT_BASE_URL") or default_base_url(port)).rstrip("/")
         if not base_url.startswith(("http://", "https://")):
             raise ConfigError(f"ALOFT_BASE_URL: {base_url!r} must start with http:// or https://")
         secret_key = get("ALOFT_SECRET_KEY")
@@ -242,7 +243,7 @@ class Settings:
             secret_key=secret_key or "",
             base_url=base_url,
             host=get("ALOFT_HOST") or "127.0.0.1",
-            port=_integer(env, "ALOFT_PORT", 8000, 1, 65535),
+            port=port,
             web_workers=_integer(env, "ALOFT_WEB_WORKERS", 2, 1, 64),
             log_level=_choice(env, "ALOFT_LOG_LEVEL", "info", LOG_LEVELS),
             org_name=get("ALOFT_ORG_NAME") or "Default",
@@ -310,6 +311,11 @@ def _names(value: str | None) -> frozenset[str] | None:
     """A comma list as a set of names; None when the variable is unset or empty."""
     names = frozenset(name.strip() for name in (value or "").split(",") if name.strip())
     return names or None
+
+
+def default_base_url(port: int) -> str:
+    """Where this server is reached when ALOFT_BASE_URL does not say: this machine, on the port it binds."""
+    return f"http://localhost:{port}"
 
 
 def _database_url(value: str | None, data_dir: Path) -> str:

@@ -425,7 +425,9 @@ def send_outbox(app: Flask) -> Callable[..., list[DeliveryOutcome]]:
         deadline = time.monotonic() + timeout
         while True:
             for delivery_id, _ in pending():
-                if delivery_id in wanted and delivery_id not in tried and deliver(app, delivery_id) is not None:
+                if delivery_id not in wanted or delivery_id in tried:
+                    continue
+                if deliver(app, delivery_id, early=True) is not None:
                     tried.add(delivery_id)
             now = datetime.now(UTC)
             held = [

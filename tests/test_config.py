@@ -118,6 +118,15 @@ def test_a_configured_secret_key_is_not_written_to_disk(tmp_path):
     assert not (tmp_path / "data" / "secret_key").exists()
 
 
+def test_the_default_base_url_names_the_port_aloft_up_binds():
+    assert settings(ALOFT_PORT="9000").base_url == "http://localhost:9000"
+
+
+@pytest.mark.parametrize("base_url", ["https://status.example.com", "http://localhost:8000"])
+def test_a_base_url_that_is_set_stays_whatever_the_port(base_url):
+    assert settings(ALOFT_BASE_URL=base_url, ALOFT_PORT="9000").base_url == base_url
+
+
 def test_an_unwritable_data_dir_is_an_error_naming_the_setting(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -48,6 +48,14 @@ def delivery(delivery_id):
     return db.session.get(Delivery, delivery_id)
 
 
+def make_retry_due(delivery_id):
+    """Skip the wait before the delivery's next attempt, as if it had passed; returns now."""
+    now = utcnow()
+    db.session.execute(update(Delivery).where(Delivery.id == delivery_id).values(next_attempt_at=now))
+    db.session.commit()
+    return now
+
+
 def test_an_opened_incident_writes_one_pending_delivery_per_channel_with_the_notification(channels):
     monitor, channel_ids = channels
     report = record(monitor["id"], SLOT, DOWN)
@@ -137,9 +145,13 @@ def test_a_transient_failure_is_retried_later_with_doubling_waits(app, channels,
     row = delivery(delivery_id)
     assert (row.attempts, row.last_error) == (1, "Slack answered HTTP 500: oops")
     assert timedelta(seconds=29) < row.next_attempt_at - before < timedelta(seconds=32)
-    assert deliver(app, delivery_id) == "pending", "a retry may run early when handed out; the claim allows it"
+    assert deliver(app, delivery_id) is None, "a retry handed out before it is due is nobody's to send yet"
+    assert delivery(delivery_id).attempts == 1 and len(receiver.requests) == 1
+    retried_at = make_retry_due(delivery_id)
+    assert deliver(app, delivery_id) == "pending"
     row = delivery(delivery_id)
-    assert row.attempts == 2 and timedelta(seconds=59) < row.next_attempt_at - before < timedelta(seconds=63)
+    assert row.attempts == 2 and timedelta(seconds=59) < row.next_attempt_at - retried_at < timedelta(seconds=63)
+    make_retry_due(delivery_id)
     assert deliver(app, delivery_id) == "sent"
     assert delivery(delivery_id).last_error == "Slack answered HTTP 500: oops", "the log keeps what went wrong"
 
@@ -151,6 +163,9 @@ def test_a_retry_waits_at_least_what_retry_after_asks(app, channels, receiver):
     before = utcnow()
     assert deliver(app, delivery_id) == "pending"
     assert delivery(delivery_id).next_attempt_at - before >= timedelta(seconds=600)
+    assert deliver(app, delivery_id) is None, "handed out again at once, it is still not due"
+    assert due_deliveries(db.session) == []
+    assert len(receiver.requests) == 1 and delivery(delivery_id).attempts == 1
 
 
 def test_after_the_last_attempt_the_delivery_fails(app, channels, receiver):
@@ -158,7 +173,10 @@ def test_after_the_last_attempt_the_delivery_fails(app, channels, receiver):
     delivery_id = record(monitor["id"], SLOT, DOWN).deliveries[0]
     attempts = app.extensions["aloft.settings"].delivery_attempts
     receiver.answer(503, "busy", times=attempts)
-    outcomes = [deliver(app, delivery_id) for _ in range(attempts)]
+    outcomes = []
+    for _ in range(attempts):
+        outcomes.append(deliver(app, delivery_id))
+        make_retry_due(delivery_id)
     assert outcomes == ["pending"] * (attempts - 1) + ["failed"]
     row = delivery(delivery_id)
     assert row.attempts == attempts

@@ -83,6 +83,19 @@ def watched(client, auth_headers, target, receiver) -> dict:
 
 
 @pytest.fixture
+def slack_watched(client, auth_headers, target, receiver) -> dict:
+    """A monitor of the target with one Slack channel, on the receiver: down at its first failed check."""
+    channel = client.post(
+        "/api/v1/channels",
+        json={"name": "Slack", "type": "slack", "config": {"webhookUrl": f"{receiver.url}/hooks/ops"}},
+        headers=auth_headers,
+    ).json["channel"]
+    return create_monitor(
+        client, auth_headers, url=f"http://127.0.0.1:{target.port}/", confirmationCount=1, channelIds=[channel["id"]]
+    )
+
+
+@pytest.fixture
 def workers(app, tmp_path, aloft_database_url, redis_url, queue_name, peer_environment) -> Iterator[Workers]:
     pool = Workers(tmp_path, aloft_database_url, redis_url, queue_name, **peer_environment)
     yield pool
@@ -284,6 +297,55 @@ def test_a_webhook_that_trickles_its_answer_fails_the_attempt_after_aloft_delive
     )
 
 
+#: How late a retry may go out after it is due: the scheduler sweeps every second (on ticks half a
+#: second apart), and the sweep's hand-out reaches a sender thread or an RQ worker.
+RETRY_LATENESS_SECONDS = 2.0
+
+
+@pytest.mark.parametrize(
+    ("refusal", "wait"),
+    [((429, "rate_limited", {"Retry-After": "2"}), 2.0), ((500, "oops", {}), 1.0)],
+    ids=["429-retry-after-2s", "500-backoff-1s"],
+)
+def test_a_retry_handed_out_before_it_is_due_goes_out_once_its_wait_is_over(
+    app, slack_watched, target, executor, receiver, refusal, wait
+):
+    target.mode = "fail"
+    receiver.answer(*refusal)  # then 200
+    stop = threading.Event()
+
+    def schedule() -> None:
+        with app.app_context():
+            Scheduler(lambda: db.session, executor).run(stop)
+
+    make_due(slack_watched["id"])
+    scheduler = threading.Thread(target=schedule, daemon=True)
+    scheduler.start()
+    try:
+        first = receiver.wait_for(1, timeout=PATIENCE)[0]
+        (delivery,) = wait_for(
+            "the first attempt's outcome",
+            lambda: db.session.scalars(
+                select(Delivery).where(Delivery.last_error.is_not(None), Delivery.claimed_until.is_(None))
+            ).all(),
+        )
+        # A hand-out queued while the delivery was due (a sweep's RQ job, a sender thread's queue)
+        # runs only now that its attempt failed: it must not send the retry before its wait is over.
+        executor.send([delivery.id])
+        second = receiver.wait_for(2, timeout=PATIENCE)[1]
+        time.sleep(1.5)  # more sweeps and hand-outs send nothing more
+    finally:
+        stop.set()
+        scheduler.join(10)
+    late = second.at - first.at
+    assert wait <= late <= wait + RETRY_LATENESS_SECONDS, (
+        f"the retry went out {late:.2f} s after the first attempt; it was due after {wait} s"
+    )
+    db.session.expire_all()
+    row = db.session.get(Delivery, delivery.id)
+    assert (row.status, row.attempts, len(receiver.requests)) == ("sent", 2, 2)
+
+
 def sweep_until(scheduler: Scheduler, condition, timeout: float = PATIENCE, workers: Workers | None = None):
     """Run the scheduler's delivery sweep, as its ticks do, until ``condition`` holds."""
 
@@ -302,25 +364,14 @@ def answer_late(receiver: Receiver, count: int, seconds: float) -> None:
 
 
 def test_a_retry_due_while_redis_is_down_is_sent_once_redis_is_back(
-    app, client, auth_headers, tmp_path, aloft_database_url, peer_environment, own_redis, target, receiver
+    app, tmp_path, aloft_database_url, peer_environment, own_redis, slack_watched, target, receiver
 ):
     workers = Workers(tmp_path, aloft_database_url, own_redis.url, "aloft-checks", **peer_environment)
     try:
         workers.start()
         executor = RQExecutor(own_redis.url)
         scheduler = Scheduler(lambda: db.session, executor)
-        channel = client.post(
-            "/api/v1/channels",
-            json={"name": "Slack", "type": "slack", "config": {"webhookUrl": f"{receiver.url}/hooks/ops"}},
-            headers=auth_headers,
-        ).json["channel"]
-        monitor = create_monitor(
-            client,
-            auth_headers,
-            url=f"http://127.0.0.1:{target.port}/",
-            confirmationCount=1,
-            channelIds=[channel["id"]],
-        )
+        monitor = slack_watched
         target.mode = "fail"
         receiver.answer(500, "slack is having a bad day")
         # The retry gets its 200 1.5 s late, as from a peer on a loaded machine: within
@@ -362,18 +413,11 @@ def test_a_retry_due_while_redis_is_down_is_sent_once_redis_is_back(
 
 @pytest.mark.parametrize("delivery_timeout", ["3"])  # a lease of 19 s to wait out, not 40
 def test_a_worker_killed_mid_send_leaves_the_delivery_to_be_sent_on_retry(
-    app, client, auth_headers, workers, redis_url, target, receiver
+    app, workers, redis_url, slack_watched, target, receiver
 ):
     executor = RQExecutor(redis_url, workers.queue_name)
     scheduler = Scheduler(lambda: db.session, executor)
-    channel = client.post(
-        "/api/v1/channels",
-        json={"name": "Slack", "type": "slack", "config": {"webhookUrl": f"{receiver.url}/hooks/ops"}},
-        headers=auth_headers,
-    ).json["channel"]
-    monitor = create_monitor(
-        client, auth_headers, url=f"http://127.0.0.1:{target.port}/", confirmationCount=1, channelIds=[channel["id"]]
-    )
+    monitor = slack_watched
     first = workers.start()
     target.mode = "fail"
     receiver.hang()  # the first send gets no answer: the worker is mid-send

@@ -183,7 +183,17 @@ def test_sign_in_and_out_are_in_the_audit_trail_without_secrets(client, org, ada
 
 
 @pytest.mark.parametrize(
-    ("target", "lands"), [("/monitors/x", "/monitors/x"), ("https://evil.example/", "/"), ("//evil.example/", "/")]
+    ("target", "lands"),
+    [
+        ("/monitors/x", "/monitors/x"),
+        ("/incidents?status=open", "/incidents?status=open"),
+        ("https://evil.example/", "/"),
+        ("//evil.example/", "/"),
+        # A browser reads a backslash as a slash and drops tabs and newlines: these are //evil.example/ too.
+        ("/\\evil.example/", "/"),
+        ("/\t/evil.example/", "/"),
+        ("/\n/evil.example/", "/"),
+    ],
 )
 def test_sign_in_returns_to_a_page_of_this_server_only(client, ada, target, lands):
     token = csrf_token(client, "/signin")

@@ -40,6 +40,20 @@ def get(url: str, token: str | None = None) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
+def post(url: str, body: dict, token: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
 class Up:
     """`aloft up` running in ``directory``, its output collected line by line as it comes."""
 
@@ -97,9 +111,15 @@ def test_up_serves_prints_a_key_once_and_stops_on_ctrl_c(tmp_path):
         assert status == 200, body
         assert get(f"{up.url}/api/v1/status", "ur_" + "0" * 24)[0] == 401
         (setup,) = [line.strip() for line in up.lines if "/setup/" in line]
-        assert setup.startswith("http://localhost:8000/setup/")  # ALOFT_BASE_URL's default
-        status, body = get(up.url + setup.removeprefix("http://localhost:8000"))
+        # ALOFT_BASE_URL's default names the port bound, here --port's, not 8000
+        assert setup.startswith(f"http://localhost:{up.port}/setup/")
+        status, body = get(up.url + setup.removeprefix(f"http://localhost:{up.port}"))
         assert status == 200 and b"Set your password" in body and b"admin@localhost" in body
+        heartbeat = {"name": "Nightly backup", "type": "heartbeat", "intervalSeconds": 3600}
+        status, body = post(f"{up.url}/api/v1/monitors", heartbeat, token_lines[0])
+        assert status == 201, body
+        ping_url = json.loads(body)["monitor"]["pingUrl"]
+        assert ping_url.startswith(f"http://localhost:{up.port}/heartbeat/"), "the web server links to that port too"
     finally:
         assert up.stop() == 0
 
@@ -111,6 +131,15 @@ def test_up_serves_prints_a_key_once_and_stops_on_ctrl_c(tmp_path):
         assert hint.endswith(f"Make another with: aloft --data-dir {tmp_path / 'data'} keys create NAME")
     finally:
         assert again.stop() == 0
+
+
+def test_up_links_to_aloft_base_url_when_it_is_set_whatever_the_port(tmp_path):
+    up = Up(tmp_path, ALOFT_BASE_URL="https://status.example.com/")
+    try:
+        (setup,) = [line.strip() for line in up.lines if "/setup/" in line]
+        assert setup.startswith("https://status.example.com/setup/")
+    finally:
+        assert up.stop() == 0
 
 
 @pytest.fixture(scope="module")

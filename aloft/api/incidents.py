@@ -122,10 +122,12 @@ class Incidents(MethodView):
         return {"incidents": incidents, "next_cursor": next_cursor}
 
 
-def list_incidents(args: dict[str, Any]) -> tuple[list[dict[str, Any]], str | None]:
+def list_incidents(args: dict[str, Any], *, newer: bool = False) -> tuple[list[dict[str, Any]], str | None]:
     """A page of the caller's organization's incidents, newest first, described; and the next cursor.
 
     ``args`` as ``IncidentArgs`` loads them: ``status``, ``monitor_id``, ``since``, ``limit``, ``cursor``.
+    ``newer=True`` pages the other way, as the web UI's "Newer" link does: the incidents just
+    newer than ``cursor``, oldest first, and a cursor when there are newer ones still.
     """
     query = (
         select(Incident, Monitor.name)
@@ -138,7 +140,7 @@ def list_incidents(args: dict[str, Any]) -> tuple[list[dict[str, Any]], str | No
         query = query.where(Incident.monitor_id == args["monitor_id"])
     if "since" in args:
         query = query.where(Incident.started_at >= args["since"])
-    rows, next_cursor = fetch_page(query, Incident.started_at, Incident.id, args, newest_first=True)
+    rows, next_cursor = fetch_page(query, Incident.started_at, Incident.id, args, newest_first=not newer)
     keys = actor_names(incident for incident, _ in rows)
     return [describe(incident, name, keys) for incident, name in rows], next_cursor
 

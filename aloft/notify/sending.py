@@ -7,6 +7,11 @@ the delivery to another, which sends it again (at least once, never lost). So do
 peer that answers after ``ALOFT_DELIVERY_TIMEOUT``: the attempt failed as far as Aloft
 can tell, though the peer may have got the message, and it is retried.
 
+A delivery that failed is not claimed again before its ``next_attempt_at``, however it is
+handed out (a hand-out queued while it was due may run just after an attempt failed): the
+backoff and a 429's ``Retry-After`` hold, and the scheduler's sweep hands it out again once
+the wait is over.
+
 Messages of one incident reach a channel in the order they were written (opened,
 acknowledged, resolved): a delivery is not claimed while an earlier one of the same
 incident to the same channel is pending (waiting for a retry, say), and the sender that
@@ -24,7 +29,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import ColumnElement, exists, or_, select, update
+from sqlalchemy import ColumnElement, exists, or_, select, true, update
 from sqlalchemy.orm import Session, aliased
 
 from aloft.channels import ChannelTarget, DeliveryError, Notification
@@ -59,10 +64,16 @@ class Claim:
     claimed_until: datetime
 
 
-def claim(session: Session, delivery_id: str, settings: Settings) -> Claim | None:
-    """Take a pending delivery nobody holds (or whose holder's lease ran out); counts an attempt."""
+def claim(session: Session, delivery_id: str, settings: Settings, *, early: bool = False) -> Claim | None:
+    """Take a pending delivery nobody holds (or whose holder's lease ran out) and that is due; counts an attempt.
+
+    A first attempt is due at once (its ``next_attempt_at`` is when the sweeper takes over from
+    its writer); a retry, from its ``next_attempt_at``. ``early=True`` takes a retry before then
+    (the ``send_outbox`` test fixture).
+    """
     now = utcnow()
     until = now + lease(settings)
+    due = true() if early else or_(Delivery.attempts == 0, Delivery.next_attempt_at <= now)
     with one_writer(session):
         attempt = session.scalar(
             update(Delivery)
@@ -70,6 +81,7 @@ def claim(session: Session, delivery_id: str, settings: Settings) -> Claim | Non
                 Delivery.id == delivery_id,
                 Delivery.status == "pending",
                 or_(Delivery.claimed_until.is_(None), Delivery.claimed_until < now),
+                due,
                 first_in_line(),
             )
             .values(claimed_until=until, attempts=Delivery.attempts + 1)
@@ -80,13 +92,15 @@ def claim(session: Session, delivery_id: str, settings: Settings) -> Claim | Non
     return None if attempt is None else Claim(delivery_id, attempt, until)
 
 
-def deliver(app: Flask, delivery_id: str, *, retries: bool = True) -> str | None:
-    """Send the delivery if it is ours to send; returns its status afterwards (None: someone else has it).
+def deliver(app: Flask, delivery_id: str, *, retries: bool = True, early: bool = False) -> str | None:
+    """Send the delivery if it is ours to send; returns its status afterwards (None: someone else
+    has it, or its retry is not due yet).
 
-    ``retries=False`` (a test message) fails at the first error instead of retrying.
+    ``retries=False`` (a test message) fails at the first error instead of retrying;
+    ``early=True`` sends a retry before it is due (see :func:`claim`).
     """
     settings: Settings = app.extensions["aloft.settings"]
-    taken = claim(db.session, delivery_id, settings)
+    taken = claim(db.session, delivery_id, settings, early=early)
     if taken is None:
         return None
     status = send_claimed(app, taken, retries=retries)

@@ -6,8 +6,6 @@ carries the CSRF token; every answer about an account is the same whether the e-
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -26,6 +24,7 @@ from aloft.people.links import find_link, use_link
 from aloft.people.passwords import WeakPassword
 from aloft.people.resets import send_reset_link
 from aloft.people.sessions import active_membership, end_session, start_session, switch_organization
+from aloft.web.forms import local_path
 
 bp = Blueprint("people", __name__, template_folder="templates")
 
@@ -37,9 +36,7 @@ def home_after_sign_in() -> str:
 
 def _safe_next(target: str | None) -> str:
     """Only a path on this server: never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
-        return target
-    return home_after_sign_in()
+    return local_path(target) or home_after_sign_in()
 
 
 @bp.route("/signin", methods=["GET", "POST"])
