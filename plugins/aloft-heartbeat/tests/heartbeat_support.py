@@ -3,7 +3,7 @@ moving a monitor's clock, and sweeping deadlines as the scheduler does."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,7 +48,8 @@ def travel(monitor_id: str, **ago: float) -> None:
     db.session.commit()
 
 
-def sweep() -> BatchReport:
-    """Record the deadlines that have passed, as the scheduler's next tick does."""
-    report, _ = sweep_deadlines(db.session, current_app.extensions["aloft.plugins"].check_types, utcnow())
+def sweep(now: datetime | None = None) -> BatchReport:
+    """Record the deadlines that have passed by ``now`` (default: now), as the scheduler's next tick does."""
+    check_types = current_app.extensions["aloft.plugins"].check_types
+    report, _ = sweep_deadlines(db.session, check_types, now or utcnow())
     return report
