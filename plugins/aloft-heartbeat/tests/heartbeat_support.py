@@ -14,7 +14,7 @@ from sqlalchemy import select
 from aloft.engine.heartbeats import sweep_deadlines
 from aloft.engine.jobs import BatchReport
 from aloft.extensions import db
-from aloft.models import Monitor, Ping, utcnow
+from aloft.models import Incident, Monitor, Ping, utcnow
 
 HEARTBEAT = {"name": "Nightly backup", "type": "heartbeat", "intervalSeconds": 300, "confirmationCount": 1}
 
@@ -36,15 +36,20 @@ def token_of(monitor: dict[str, Any]) -> str:
 
 def travel(monitor_id: str, **ago: float) -> None:
     """Move everything the monitor awaits and remembers into the past, as if ``ago`` (timedelta
-    arguments) had passed since: its deadline, its pings, its token's issue."""
+    arguments) had passed since: its deadline, its pings, its token's issue, its first result, its incidents."""
     delta = timedelta(**ago)
     monitor = db.session.get(Monitor, monitor_id)
     db.session.refresh(monitor)
-    for name in ("next_deadline_at", "last_ping_at", "last_started_at", "last_checked_at", "ping_token_issued_at"):
+    remembered = ("next_deadline_at", "last_ping_at", "last_started_at", "last_checked_at", "ping_token_issued_at")
+    for name in (*remembered, "first_result_at"):
         if getattr(monitor, name) is not None:
             setattr(monitor, name, getattr(monitor, name) - delta)
     for ping in db.session.scalars(select(Ping).where(Ping.monitor_id == monitor_id)):
         ping.received_at -= delta
+    for incident in db.session.scalars(select(Incident).where(Incident.monitor_id == monitor_id)):
+        incident.started_at -= delta
+        if incident.resolved_at is not None:
+            incident.resolved_at -= delta
     db.session.commit()
 
 
