@@ -48,6 +48,9 @@ def test_a_heartbeat_up_23_hours_then_down_for_1_reads_95_833_percent_over_24_ho
     assert read["uptime7d"] == pytest.approx(read["uptime24h"], abs=0.01)
     assert read["uptime30d"] == pytest.approx(read["uptime24h"], abs=0.01)
     assert read["checks24h"] == 2
+    row = db.session.get(Monitor, monitor["id"])
+    db.session.refresh(row)
+    assert abs(row.first_result_at - (utcnow() - timedelta(hours=24))) < timedelta(seconds=5), "the first ping's"
 
 
 def test_the_dashboard_reads_what_the_api_reads(client, org, auth_headers):
@@ -179,3 +182,14 @@ def test_dashboard_uptimes_cost_one_query_however_many_heartbeats(client, org, a
         event.remove(db.engine, "before_cursor_execute", count)
     assert (len(few), len(many)) == (3, 10)
     assert len(statements) == counted_few == 4
+
+
+def test_a_heartbeat_made_anew_from_another_type_counts_from_its_new_first_result(client, auth_headers):
+    monitor = up_23_hours_then_down(client, auth_headers)
+    body = {"type": "http", "url": "https://example.com/", "settings": {}}
+    assert client.patch(f"/api/v1/monitors/{monitor['id']}", json=body, headers=auth_headers).status_code == 200
+    body = {"type": "heartbeat", "url": None, "settings": {"graceSeconds": 0}}
+    response = client.patch(f"/api/v1/monitors/{monitor['id']}", json=body, headers=auth_headers)
+    assert response.status_code == 200, response.json
+    read = stats(client, auth_headers, monitor)
+    assert read["uptime24h"] is None, "its old incident belongs to its earlier spell"
