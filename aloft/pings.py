@@ -124,6 +124,8 @@ def expect_pings(monitor: Monitor, check_type: type[CheckType], *, restart: bool
         monitor.last_ping_at = None
         monitor.last_ping_kind = None
         monitor.last_started_at = None
+        # Uptime counts from the first result of this spell: its checks and incidents before are another story.
+        monitor.first_result_at = None
     if not passive or monitor.paused:
         monitor.next_deadline_at = None
         return

@@ -206,3 +206,46 @@ def test_the_status_version_triggers_survive_every_migration(fresh_app, steps):
     monitor.consecutive_failures = 3  # not shown by /status: no bump
     seen.append(version_after())
     assert seen == [0, 1, 2, 3, 4, 4]
+
+
+def test_0012_remembers_each_monitors_first_result_from_what_is_kept(fresh_app):
+    """The earliest raw result, or an hourly rollup older than its day when older results were pruned;
+    never before the monitor's creation, and none for a monitor never checked."""
+    now = datetime(2026, 11, 20, 9, 41, 7, tzinfo=UTC).replace(tzinfo=None)
+    upgrade(revision="0001")
+    with db.engine.begin() as connection:
+        for statement in EXISTING_ROWS:
+            connection.execute(text(statement), {"now": now})
+        connection.execute(
+            text(
+                "INSERT INTO monitors (id, org_id, name, type, interval_seconds, confirmation_count, timeout_seconds,"
+                " paused, settings, status, consecutive_failures, created_at, updated_at) VALUES"
+                " ('m2', 'o1', 'new', 'http', 60, 2, 10, false, '{}', 'pending', 0, :now, :now),"
+                " ('m3', 'o1', 'old', 'http', 60, 2, 10, false, '{}', 'up', 0, :created, :now)"
+            ),
+            {"now": now, "created": datetime(2026, 1, 1)},
+        )
+        connection.execute(
+            text("INSERT INTO check_results (monitor_id, checked_at, ok) VALUES ('m3', :now, true)"), {"now": now}
+        )
+    upgrade(revision="0011")
+    with db.engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO rollups (monitor_id, period, bucket_start, checks, up, downtime_seconds, latency_count,"
+                " latency_sum, latency_buckets) VALUES ('m3', :period, :start, 1, 1, 0, 0, 0, '{}')"
+            ),
+            [
+                {"period": "hour", "start": datetime(2026, 11, 17, 14)},
+                {"period": "day", "start": datetime(2026, 11, 17)},
+                {"period": "hour", "start": now.replace(minute=0, second=0)},
+                {"period": "day", "start": now.replace(hour=0, minute=0, second=0)},
+            ],
+        )
+    upgrade()
+    found = {monitor.id: monitor.first_result_at for monitor in db.session.scalars(select(Monitor))}
+    assert found == {
+        "m1": now.replace(tzinfo=UTC),
+        "m2": None,
+        "m3": datetime(2026, 11, 17, 14, tzinfo=UTC),
+    }

@@ -14,7 +14,7 @@ from aloft.api.monitors import find_monitor
 from aloft.api.paging import MAX_PAGE, Cursor, encode_cursor
 from aloft.extensions import db
 from aloft.models import CheckResult, utcnow
-from aloft.stats.queries import daily
+from aloft.stats.outages import monitor_daily
 
 blp = Blueprint(
     "history",
@@ -73,10 +73,18 @@ class UptimeArgs(ma.Schema):
 
 class DaySchema(ma.Schema):
     date = ma.fields.String(required=True, metadata={"description": "The UTC day, YYYY-MM-DD."})
-    uptime = ma.fields.Float(allow_none=True, required=True, metadata={"description": "Percent; null: no checks."})
+    uptime = ma.fields.Float(
+        allow_none=True,
+        required=True,
+        metadata={
+            "description": "Percent; null: no checks (a heartbeat: percent of the day not down; null: not judged)."
+        },
+    )
     checks = ma.fields.Integer(required=True)
     downtime_seconds = ma.fields.Integer(
-        data_key="downtimeSeconds", required=True, metadata={"description": "Each failed check counts its interval."}
+        data_key="downtimeSeconds",
+        required=True,
+        metadata={"description": "Each failed check counts its interval (a heartbeat: its incidents' time)."},
     )
     response_time_p95_ms = ma.fields.Float(data_key="responseTimeP95Ms", allow_none=True, required=True)
 
@@ -120,10 +128,12 @@ class MonitorUptime(MethodView):
         """One row per UTC day, oldest first, ending today: uptime, checks, downtime and p95 response time.
 
         The series a status bar is drawn from. Days without checks (or older than
-        `ALOFT_KEEP_DAILY_ROLLUPS_DAYS`) have `uptime` null.
+        `ALOFT_KEEP_DAILY_ROLLUPS_DAYS`) have `uptime` null. A heartbeat's days are weighed by
+        time: `uptime` is the share of the day it was not down (its incidents), counted from its
+        first result (null before it), and `downtimeSeconds` the day's incident time.
         """
         monitor = find_monitor(monitor_id)
-        series = daily(db.session, monitor.id, args["days"], utcnow())
+        series = monitor_daily(db.session, monitor, args["days"], utcnow())
         return {
             "days": [
                 {

@@ -24,6 +24,7 @@ from aloft.extensions import db
 from aloft.models import Channel, CheckResult, Incident, Monitor, Organization, utcnow
 from aloft.people import audit
 from aloft.pings import expect_pings, ping_url
+from aloft.stats.outages import uptimes
 from aloft.stats.queries import Retention, totals
 
 blp = Blueprint(
@@ -221,7 +222,8 @@ class MonitorListSchema(ma.Schema):
 
 
 class StatsSchema(ma.Schema):
-    """Uptime counts checks (the share that succeeded); response times are of checks that measured one."""
+    """Uptime counts checks (the share that succeeded); a heartbeat's, time (the share not down, from its
+    incidents, counted from its first result). Response times are of checks that measured one."""
 
     uptime24h = ma.fields.Float(allow_none=True, required=True, metadata={"description": "Percent; null: no data."})
     uptime7d = ma.fields.Float(allow_none=True, required=True, metadata={"description": "Percent; null: no data."})
@@ -412,14 +414,18 @@ def resolve_channels(channel_ids: list[str]) -> list[Channel]:
     return [found[channel_id] for channel_id in wanted]
 
 
+#: The windows of ``uptime24h``, ``uptime7d`` and ``uptime30d``.
+WINDOWS = (timedelta(hours=24), timedelta(days=7), timedelta(days=30))
+
+
 def monitor_stats(monitor: Monitor) -> dict[str, Any]:
     """The monitor's stats, from rollups (see aloft.stats.queries): a bounded number of rows."""
     now = utcnow()
     retention = Retention.of(current_app.extensions["aloft.settings"])
-    day, week, month = (
-        totals(db.session, monitor.id, now - window, now, retention)
-        for window in (timedelta(hours=24), timedelta(days=7), timedelta(days=30))
-    )
+    day, week, month = (totals(db.session, monitor.id, now - window, now, retention) for window in WINDOWS)
+    uptime = [day.uptime, week.uptime, month.uptime]
+    if monitor.ping_token is not None:  # a heartbeat's uptime is weighed by time (aloft.stats.outages)
+        uptime = uptimes(db.session, monitor.org_id, now, WINDOWS, monitor.id).get(monitor.id, [None] * len(WINDOWS))
     last_cause = db.session.scalar(
         select(CheckResult.cause)
         .where(CheckResult.monitor_id == monitor.id)
@@ -427,9 +433,9 @@ def monitor_stats(monitor: Monitor) -> dict[str, Any]:
         .limit(1)
     )
     return {
-        "uptime24h": day.uptime,
-        "uptime7d": week.uptime,
-        "uptime30d": month.uptime,
+        "uptime24h": uptime[0],
+        "uptime7d": uptime[1],
+        "uptime30d": uptime[2],
         "responseTimeAvgMs": day.latency_average,
         "responseTimeP50Ms": day.latency_percentile(0.50),
         "responseTimeP95Ms": day.latency_percentile(0.95),

@@ -83,9 +83,14 @@ class MonitorState:
     interval_seconds: int
     #: Passive monitors: the deadline the monitor awaits (see :mod:`aloft.engine.heartbeats`).
     next_deadline_at: datetime | None = None
+    #: Whether the monitor has no first result yet (``first_result_at`` is NULL): a flag, not the time,
+    #: because reading a time back costs SQLite microseconds a row on the hot path.
+    unrecorded: bool = False
     changed: bool = False
     #: Status and consecutive failures as read: most checks change neither, only ``last_checked_at``.
     read_as: tuple[str, int] = field(init=False)
+    #: The monitor's first result, recorded by this batch: the ``first_result_at`` to write.
+    first_result_at: datetime | None = None
 
     def __post_init__(self) -> None:
         self.read_as = (self.status, self.consecutive_failures)
@@ -141,12 +146,20 @@ def lock_monitors(session: Session, monitor_ids: Iterable[str]) -> dict[str, Mon
         session.execute(text("BEGIN IMMEDIATE"))
     if not ids:
         return {}
-    columns = [MONITORS.c[name] for name in MonitorState.__dataclass_fields__ if name not in ("changed", "read_as")]
+    columns = [
+        _UNRECORDED if name == "unrecorded" else MONITORS.c[name]
+        for name in MonitorState.__dataclass_fields__
+        if name not in _NOT_COLUMNS
+    ]
     # FOR NO KEY UPDATE on PostgreSQL: the lock an UPDATE takes, which leaves the rows
     # free for the foreign-key checks of the results inserted for them.
     locked = select(*columns).where(among(session, MONITORS.c.id, ids)).order_by(MONITORS.c.id)
     rows = session.execute(locked.with_for_update(key_share=True))
     return {row.id: MonitorState(*row) for row in rows}
+
+
+_NOT_COLUMNS = ("changed", "read_as", "first_result_at")
+_UNRECORDED = MONITORS.c.first_result_at.is_(None).label("unrecorded")
 
 
 def _sqlite_transaction_open(session: Session) -> bool:
@@ -254,6 +267,8 @@ def _apply(
     monitor.changed = True
     if monitor.paused:
         return None
+    if monitor.unrecorded and monitor.first_result_at is None:
+        monitor.first_result_at = checked_at
     if result.ok:
         return _succeeded(batch, monitor, checked_at)
     return _failed(batch, monitor, checked_at, result, result_id)
@@ -313,6 +328,13 @@ def _write(session: Session, batch: Batch) -> None:
             if monitor.changed
         ],
     )
+    firsts = [
+        {"b_id": monitor.id, "b_first": monitor.first_result_at}
+        for monitor in batch.monitors.values()
+        if monitor.first_result_at is not None
+    ]
+    if firsts:
+        session.execute(_FIRST_RESULT, firsts)
     opened = [incident for incident in batch.touched.values() if incident.new]
     if opened:
         session.execute(
@@ -341,6 +363,12 @@ def _write(session: Session, batch: Batch) -> None:
 
 _DEADLINE_MOVE = (
     update(MONITORS).where(MONITORS.c.id == bindparam("b_id")).values(next_deadline_at=bindparam("b_deadline"))
+)
+
+_FIRST_RESULT = (
+    update(MONITORS)
+    .where(MONITORS.c.id == bindparam("b_id"), MONITORS.c.first_result_at.is_(None))
+    .values(first_result_at=bindparam("b_first"))
 )
 
 _INCIDENT_RESOLVE = (

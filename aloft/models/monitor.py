@@ -70,6 +70,10 @@ class Monitor(IdMixin, TimestampMixin, Base):
     #: Random, so the checks of many monitors with one interval spread over it.
     spread_key: Mapped[int] = mapped_column(BigInteger, default=new_spread_key)
     last_checked_at: Mapped[datetime | None]
+    #: When the monitor's first result was recorded (a heartbeat's first ping that ended a run,
+    #: or its first missed deadline): a passive monitor's uptime counts from it, not from its
+    #: pending time before (see :mod:`aloft.stats.outages`).
+    first_result_at: Mapped[datetime | None]
     #: Passive monitors receive pings at a URL with this secret token in it (None for
     #: monitors that reach out); a monitor never pinged counts its silence from the issue.
     ping_token: Mapped[str | None] = mapped_column(String(64), unique=True)

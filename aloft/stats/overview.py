@@ -1,4 +1,4 @@
-"""Every monitor of an organization at a glance: what the dashboard shows, in three queries whatever the count.
+"""Every monitor of an organization at a glance: what the dashboard shows, in four queries whatever the count.
 
 Per monitor: uptime over the last 24 hours and 30 days, and the average response time of
 each two hours of the last 24 (a sparkline). Read from hour and day rollups only, grouped in
@@ -6,6 +6,10 @@ SQL, so 1,000 monitors cost a few thousand summed rows, not 1,000 round trips. T
 window is the current hour and the 23 before it (whole hours: the dashboard need not read
 minute rollups); 30 days are today and the 29 days before it. The monitor page
 (:func:`aloft.stats.queries.totals`) gives the exact window.
+
+A passive monitor's uptime is weighed by time instead, from its incidents, over exactly the
+last 24 hours and 30 days: one grouped query for all of them, the one the API's stats read
+(:func:`aloft.stats.outages.uptimes`), so the dashboard and the API agree.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from aloft.models import Monitor, Rollup
+from aloft.stats.outages import uptimes
 from aloft.stats.rollups import period_start
 
 HOURS = 24
 #: The sparkline's points: one per two hours.
 SPARK_POINTS = 12
 DAYS = 30
+#: A passive monitor's windows, exact: the last 24 hours and 30 days.
+PASSIVE_WINDOWS = (timedelta(hours=HOURS), timedelta(days=DAYS))
 
 
 @dataclass
@@ -41,7 +48,7 @@ def percent(up: int, checks: int) -> float | None:
 
 
 def glances(session: Session, org_id: str, now: datetime) -> dict[str, Glance]:
-    """Each monitor of ``org_id`` that has rollups in the last 30 days, by id.
+    """Each monitor of ``org_id`` that has rollups in the last 30 days, and each passive one, by id.
 
     The hour rows are summed into the sparkline's points by the database (a CASE on the
     bucket's start), so a thousand monitors return 12,000 small rows, not 24,000 timestamps.
@@ -84,6 +91,9 @@ def glances(session: Session, org_id: str, now: datetime) -> dict[str, Glance]:
         .group_by(Rollup.monitor_id)
     ):
         found[monitor_id].uptime30d = percent(int(up or 0), int(checks or 0))
+    for monitor_id, (uptime24h, uptime30d) in uptimes(session, org_id, now, PASSIVE_WINDOWS).items():
+        glance = found[monitor_id]
+        glance.uptime24h, glance.uptime30d = uptime24h, uptime30d
     return dict(found)
 
 

@@ -10,7 +10,8 @@ at most 23 hour rows and 31 day rows.
 
 Uptime is counted in checks: the share of a window's checks that succeeded. Paused time
 has no checks, so it does not count either way; Aloft has no maintenance windows yet. A
-failed check counts its monitor's interval as downtime. Latencies are those of checks that
+failed check counts its monitor's interval as downtime. A passive monitor's uptime is
+counted in time instead, from its incidents (:mod:`aloft.stats.outages`). Latencies are those of checks that
 measured one (a refused connection measures none), read from the rollups' histograms
 (see :mod:`aloft.stats.buckets`): averages are exact, percentiles within 5 %.
 """
@@ -35,6 +36,8 @@ class Totals(Sum):
 
     #: A sealed day's stored p95 (see aloft.stats.pruning.seal_days), used instead of the histogram.
     sealed_p95: float | None = None
+    #: A passive monitor's ``(counted, down)`` seconds: its uptime is weighed by time (see aloft.stats.outages).
+    timed: tuple[float, float] | None = None
 
     def add(self, row: Any) -> None:
         self.checks += row.checks
@@ -50,7 +53,9 @@ class Totals(Sum):
 
     @property
     def uptime(self) -> float | None:
-        """Percent of checks that succeeded, to 3 decimals; None without checks."""
+        """Percent of checks that succeeded (of time not down, when timed), to 3 decimals; None without either."""
+        if self.timed is not None:
+            return percent_up(*self.timed)
         return round(100.0 * self.up / self.checks, 3) if self.checks else None
 
     @property
@@ -64,6 +69,13 @@ class Totals(Sum):
             return None
         value = buckets.percentile(self.latency_buckets, fraction, self.latency_min, self.latency_max)
         return None if value is None else round(value, 1)
+
+
+def percent_up(counted_seconds: float, down_seconds: float) -> float | None:
+    """Percent of the counted time that was not down, to 3 decimals; None when nothing was counted."""
+    if counted_seconds <= 0:
+        return None
+    return round(100.0 * (counted_seconds - min(down_seconds, counted_seconds)) / counted_seconds, 3)
 
 
 @dataclass(frozen=True)

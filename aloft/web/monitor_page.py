@@ -17,8 +17,8 @@ from aloft.extensions import db
 from aloft.models import CheckResult, Monitor, utcnow
 from aloft.people import audit
 from aloft.pings import ping_url
+from aloft.stats.outages import monitor_daily
 from aloft.stats.overview import latency_series
-from aloft.stats.queries import daily
 from aloft.web.access import require_scope, signed_in_page, viewer
 from aloft.web.blueprint import bp
 from aloft.web.charts import response_time_chart, uptime_bar
@@ -51,7 +51,7 @@ def monitor(monitor_id: str) -> str:
     check_type = check_types().get(found.type)
     passive = found.ping_token is not None
     pings, older = ping_log(found.id, RECENT, pings_cursor(request.args)) if passive else ([], None)
-    days = daily(db.session, found.id, UPTIME_DAYS, now)
+    days = monitor_daily(db.session, found, UPTIME_DAYS, now)
     return render_template(
         "monitor.html",
         monitor=found,

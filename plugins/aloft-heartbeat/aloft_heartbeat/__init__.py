@@ -20,7 +20,7 @@ from aloft.checks import CheckResult, CheckTarget, CheckType
 from aloft.pings import FAILURE_REPORTED
 from aloft.times import human_duration, isoformat_z
 from aloft_heartbeat import ingest
-from aloft_heartbeat.schedules import next_run, schedule_problem, zone_problem
+from aloft_heartbeat.schedules import EARLY, next_run, schedule_problem, zone_problem
 
 __version__ = "0.1.0"
 
@@ -78,7 +78,9 @@ class HeartbeatCheck(CheckType):
     @classmethod
     def expected_after(cls, settings: dict[str, Any], interval_seconds: int, moment: datetime) -> datetime:
         if settings.get("schedule"):
-            return next_run(settings["schedule"], settings.get("timezone") or "UTC", moment)
+            # A ping a moment early (a fast clock) is the run it precedes, within the grace and a minute.
+            early = min(cls.grace(settings), EARLY)
+            return next_run(settings["schedule"], settings.get("timezone") or "UTC", moment, early)
         return moment + timedelta(seconds=interval_seconds)
 
     @classmethod

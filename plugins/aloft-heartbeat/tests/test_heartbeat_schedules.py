@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aloft_heartbeat import HeartbeatCheck
-from heartbeat_support import create_heartbeat, ping_path
+from heartbeat_support import create_heartbeat, ping_path, sweep
 
 from aloft.extensions import db
 from aloft.models import Monitor
@@ -115,3 +115,102 @@ def test_an_invalid_schedule_or_time_zone_is_a_400_naming_the_field(client, auth
     (issue,) = response.json["issues"]
     assert issue["path"] == ["settings", field]
     assert issue["message"].startswith(message)
+
+
+def test_a_quarter_hourly_job_in_berlin_is_expected_in_both_passes_of_the_repeated_hour():
+    # 25 October 2026: 03:00 CEST (01:00 UTC) goes back to 02:00 CET; 02:00-02:59 happens twice.
+    runs = runs_after(local(BERLIN, 2026, 10, 25, 1, 50), "*/15 * * * *", "Europe/Berlin", count=10)
+    every_quarter_hour = [datetime(2026, 10, 25, 0, 0, tzinfo=UTC) + timedelta(minutes=15 * n) for n in range(10)]
+    assert runs == every_quarter_hour, "00:00-02:15 UTC: 02:00-02:45 CEST, 02:00-02:45 CET, 03:00, 03:15"
+    assert [run.astimezone(BERLIN).strftime("%H:%M %Z") for run in runs[3:6]] == [
+        "02:45 CEST",
+        "02:00 CET",
+        "02:15 CET",
+    ]
+
+
+def test_an_hourly_job_runs_in_both_passes_and_a_fixed_quarter_hour_list_once():
+    hourly = runs_after(local(BERLIN, 2026, 10, 25, 1, 30), "0 * * * *", "Europe/Berlin")
+    assert hourly == [datetime(2026, 10, 25, hour, tzinfo=UTC) for hour in (0, 1, 2)], "02:00 CEST, 02:00 CET, 03:00"
+    fixed = runs_after(local(BERLIN, 2026, 10, 25, 1, 30), "0,30 2 * * *", "Europe/Berlin")
+    assert fixed == [
+        datetime(2026, 10, 25, 0, 0, tzinfo=UTC),
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 26, 1, 0, tzinfo=UTC),
+    ], "02:00 and 02:30 of summer time only, then the next night"
+
+
+def test_a_quarter_hourly_job_in_berlin_runs_on_the_new_time_when_the_clock_skips_an_hour():
+    runs = runs_after(local(BERLIN, 2026, 3, 29, 1, 40), "*/15 * * * *", "Europe/Berlin")
+    assert runs == [
+        local(BERLIN, 2026, 3, 29, 1, 45),
+        local(BERLIN, 2026, 3, 29, 3, 0),
+        local(BERLIN, 2026, 3, 29, 3, 15),
+    ]
+
+
+def expected_after_ping(schedule: str, pinged: datetime, grace: int = 60) -> datetime:
+    settings = HeartbeatCheck.load_settings({"schedule": schedule, "graceSeconds": grace})
+    return HeartbeatCheck.expected_after(settings, 300, pinged)
+
+
+RUN = datetime(2026, 11, 28, 2, 30, tzinfo=UTC)
+
+
+def test_a_ping_2_s_before_its_run_counts_as_that_run():
+    assert expected_after_ping("30 2 * * *", RUN - timedelta(seconds=2)) == RUN + timedelta(days=1)
+
+
+def test_a_ping_a_minute_early_is_that_run_and_one_more_second_is_not():
+    assert expected_after_ping("30 2 * * *", RUN - timedelta(seconds=60)) == RUN + timedelta(days=1)
+    assert expected_after_ping("30 2 * * *", RUN - timedelta(seconds=61)) == RUN
+
+
+def test_a_ping_much_earlier_does_not_satisfy_the_run():
+    assert expected_after_ping("30 2 * * *", RUN - timedelta(minutes=10)) == RUN
+
+
+def test_the_grace_bounds_how_early_a_ping_may_be():
+    assert expected_after_ping("30 2 * * *", RUN - timedelta(seconds=2), grace=1) == RUN
+    assert expected_after_ping("30 2 * * *", RUN - timedelta(seconds=1), grace=1) == RUN + timedelta(days=1)
+
+
+def test_an_every_minute_job_whose_ping_was_late_is_not_taken_for_the_next_run():
+    # A tenth of the minute between runs: 6 s. A run at 02:30 pinging at 02:30:50 is late, not early for 02:31.
+    assert expected_after_ping("* * * * *", RUN + timedelta(seconds=50)) == RUN + timedelta(minutes=1)
+    assert expected_after_ping("* * * * *", RUN - timedelta(seconds=5)) == RUN + timedelta(minutes=1)
+
+
+def test_an_early_ping_counts_as_the_run_in_every_time_zone():
+    run = local(BERLIN, 2026, 11, 28, 2, 30)
+    settings = {"schedule": "30 2 * * *", "timezone": "Europe/Berlin"}
+    loaded = HeartbeatCheck.load_settings(settings)
+    assert HeartbeatCheck.expected_after(loaded, 300, run - timedelta(seconds=2)) == run + timedelta(days=1)
+
+
+def daily_at(moment: datetime) -> str:
+    return f"{moment.minute} {moment.hour} * * *"
+
+
+def test_a_ping_seconds_before_its_run_raises_no_alert_at_that_runs_deadline(client, auth_headers):
+    # The run is the whole minute after now, so the ping below comes 0-60 s before it.
+    now = datetime.now(UTC)
+    run = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    monitor = create_heartbeat(client, auth_headers, settings={"schedule": daily_at(run), "graceSeconds": 60})
+    assert client.get(ping_path(monitor)).status_code == 200
+    row = db.session.get(Monitor, monitor["id"])
+    db.session.refresh(row)
+    assert row.next_deadline_at == run + timedelta(days=1, seconds=60), "the ping was that run: tomorrow's is next"
+    report = sweep(run + timedelta(seconds=61))
+    assert (report.recorded, report.opened) == (0, [])
+    db.session.refresh(row)
+    assert row.status == "up"
+
+
+def test_a_ping_ten_minutes_before_its_run_still_leaves_the_run_to_come(client, auth_headers):
+    now = datetime.now(UTC)
+    run = now.replace(second=0, microsecond=0) + timedelta(minutes=10)
+    monitor = create_heartbeat(client, auth_headers, settings={"schedule": daily_at(run), "graceSeconds": 60})
+    assert client.get(ping_path(monitor)).status_code == 200
+    report = sweep(run + timedelta(seconds=61))
+    assert (report.recorded, len(report.opened)) == (1, 1), "the run did not ping: alert"
