@@ -208,7 +208,7 @@ def test_the_status_version_triggers_survive_every_migration(fresh_app, steps):
     assert seen == [0, 1, 2, 3, 4, 4]
 
 
-def test_0012_remembers_each_monitors_first_result_from_what_is_kept(fresh_app):
+def test_0014_remembers_each_monitors_first_result_from_what_is_kept(fresh_app):
     """The earliest raw result, or an hourly rollup older than its day when older results were pruned;
     never before the monitor's creation, and none for a monitor never checked."""
     now = datetime(2026, 11, 20, 9, 41, 7, tzinfo=UTC).replace(tzinfo=None)
@@ -228,7 +228,7 @@ def test_0012_remembers_each_monitors_first_result_from_what_is_kept(fresh_app):
         connection.execute(
             text("INSERT INTO check_results (monitor_id, checked_at, ok) VALUES ('m3', :now, true)"), {"now": now}
         )
-    upgrade(revision="0011")
+    upgrade(revision="0013")
     with db.engine.begin() as connection:
         connection.execute(
             text(

@@ -6,8 +6,8 @@ monitors that exist already the first result is estimated from what is kept: the
 raw result or incident, or, when older days' results were pruned, the earliest hourly (else
 daily) rollup's start; never before the monitor's creation.
 
-Revision ID: 0012
-Revises: 0011
+Revision ID: 0014
+Revises: 0013
 """
 
 from datetime import UTC, datetime, timedelta
@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0012"
-down_revision = "0011"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
