@@ -29,11 +29,10 @@ import statistics
 import sys
 import tempfile
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ping_bench import wrk
+from ping_bench import server_cpu_seconds, wrk
 
 DEFAULT_BASELINE_PATH = "/api/v3/status/"
 # ping_bench.wrk hands the list file to wrk as ALOFT_BENCH_TOKENS.
@@ -45,7 +44,6 @@ request = function()
   return wrk.format("GET", "/ping/" .. codes[math.random(#codes)])
 end
 """
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def log(message: str) -> None:
@@ -65,32 +63,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=8, help="seconds per run")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args(argv)
-
-
-def _processes() -> Iterator[tuple[int, int, str, float]]:
-    """Every process: pid, parent pid, command line and CPU seconds used (user + system)."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        yield int(entry.name), int(fields[1]), command, (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-
-
-def server_cpu_seconds(server_pid: int, database: str | None) -> float:
-    """CPU seconds used so far by gunicorn's master and workers and by the PostgreSQL backends connected
-    to ``database``. A backend that exits during a run takes its CPU with it: keep Healthchecks'
-    connections open (``DB_CONN_MAX_AGE``) when counting PostgreSQL."""
-    total = 0.0
-    for pid, parent, command, seconds in _processes():
-        ours = pid == server_pid or parent == server_pid
-        if ours or (database and command.startswith("postgres: ") and f" {database} " in command):
-            total += seconds
-    return total
 
 
 def check_answers(base_url: str, path: str) -> None:
