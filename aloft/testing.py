@@ -404,11 +404,15 @@ def send_outbox(app: Flask) -> Callable[..., list[DeliveryOutcome]]:
     delivery gets one attempt through its channel type's ``send``, retries included (a
     delivery waiting for its retry is tried now), in the order they were written, and the
     call returns once no sender holds any, with a :class:`DeliveryOutcome` for each delivery
-    that was pending, oldest first. A delivery held back behind an earlier one of the same
-    incident that is still pending stays pending.
+    that was pending or that a sender thread finished since the previous call (so a message
+    the background sender was quicker to send is still reported), oldest first. A delivery held
+    back behind an earlier one of the same incident that is still pending stays pending.
     """
     from aloft.models import Channel, Delivery
     from aloft.notify.sending import deliver
+
+    #: Deliveries an earlier call returned: a sent one is not returned again.
+    reported: set[str] = set()
 
     def pending() -> list[tuple[str, datetime | None]]:
         rows = db.session.execute(
@@ -419,8 +423,15 @@ def send_outbox(app: Flask) -> Callable[..., list[DeliveryOutcome]]:
         db.session.rollback()
         return [(row.id, row.claimed_until) for row in rows]
 
+    def unreported() -> list[str]:
+        # What is pending, and what a sender thread finished before this call could (the test's
+        # database holds only the test's deliveries).
+        rows = db.session.execute(select(Delivery.id, Delivery.status).order_by(Delivery.created_at, Delivery.id)).all()
+        db.session.rollback()
+        return [row.id for row in rows if row.status == "pending" or row.id not in reported]
+
     def send(timeout: float = 30) -> list[DeliveryOutcome]:
-        wanted = [delivery_id for delivery_id, _ in pending()]
+        wanted = unreported()
         tried: set[str] = set()
         deadline = time.monotonic() + timeout
         while True:
@@ -452,6 +463,7 @@ def send_outbox(app: Flask) -> Callable[..., list[DeliveryOutcome]]:
             )
             for delivery, name in rows
         }
+        reported.update(wanted)
         return [found[delivery_id] for delivery_id in wanted if delivery_id in found]
 
     return send

@@ -1,10 +1,13 @@
 """aloft.testing as a plugin's tests use it: the outbox sent on demand, and a public surface the guide documents."""
 
 import re
+import time
 from pathlib import Path
 
 import aloft.testing
 from aloft.channels import Notification
+from aloft.extensions import db
+from aloft.models import Delivery
 
 GUIDE = Path(__file__).parent.parent / "docs" / "plugins.md"
 
@@ -35,6 +38,28 @@ def test_send_outbox_sends_what_a_confirmed_outage_wrote_through_the_channel_typ
     assert request.headers["content-type"] == "application/json"
     assert request.json["text"] == "tcp monitor is down: DNS: cannot resolve nowhere.test"
     assert send_outbox() == [], "a sent delivery is not sent again"
+
+
+def test_send_outbox_reports_a_message_the_background_sender_sent_first(
+    client, auth_headers, make_monitor, run_check, send_outbox, receiver, resolve_as
+):
+    channel = slack_channel(client, auth_headers, f"{receiver.url}/hooks/ops")
+    monitor = down_monitor(make_monitor, resolve_as, channel)
+    (delivery_id,) = run_check(monitor["id"]).report.deliveries
+    deadline = time.monotonic() + 30
+    while delivery_status(delivery_id) == "pending" and time.monotonic() < deadline:
+        time.sleep(0.02)  # this process's sender threads send it meanwhile
+    assert delivery_status(delivery_id) == "sent"
+    (outcome,) = send_outbox()
+    assert (outcome.delivery_id, outcome.status, outcome.attempts) == (delivery_id, "sent", 1)
+    assert len(receiver.requests) == 1
+    assert send_outbox() == []
+
+
+def delivery_status(delivery_id):
+    status = db.session.get(Delivery, delivery_id).status
+    db.session.rollback()
+    return status
 
 
 def test_send_outbox_makes_one_attempt_and_reports_a_retry_still_pending(
