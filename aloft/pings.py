@@ -22,7 +22,7 @@ from functools import cached_property
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, bindparam, delete, func, insert, or_, select, text, update
+from sqlalchemy import Engine, Row, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from aloft import held_connections
@@ -173,20 +173,18 @@ _KNOWN: dict[str, Known] = {}
 KNOWN_MAX = 200_000
 
 
-def _known(token: str) -> Known | None:
+def _known(token: str, engine: Engine | None = None) -> Known | None:
     """The monitor whose token this is, from memory or else from the database (then remembered)."""
-    if TOKEN_FORM.fullmatch(token) is None:
-        return None
     known = _KNOWN.get(token)
-    if known is None:
-        known = _remember(token)
+    if known is None and TOKEN_FORM.fullmatch(token) is not None:
+        known = _remember(token, engine or db.engine)
     return known
 
 
-def _remember(token: str) -> Known | None:
+def _remember(token: str, engine: Engine) -> Known | None:
     """The monitor a token names, read on the thread's kept connection (through the session, the
     lookup cost more than the ping's own statements), and remembered."""
-    row = held_connections.fetch_one(db.engine, _KNOWN_BY_TOKEN, (token,))
+    row = held_connections.fetch_one(engine, _KNOWN_BY_TOKEN, (token,))
     if row is not None:
         settings = json.loads(row[2]) if isinstance(row[2], str) else row[2]
         row = (row[0], row[1], settings, row[3], bool(row[4]), held_connections.stored_time(row[5]))
@@ -258,7 +256,7 @@ _INSERT_PING_SQL = (
 
 
 def _quiet_success(
-    known: Known, values: dict[str, Any], deadline: datetime, per_minute: int | None
+    engine: Engine, known: Known, values: dict[str, Any], deadline: datetime, per_minute: int | None
 ) -> Recorded | Refused | None:
     """Take the usual ping on the driver's own connection; None when it is not the usual ping.
 
@@ -280,7 +278,6 @@ def _quiet_success(
     """
     now = values["received_at"]
     since = now - PING_WINDOW
-    engine = db.engine
     if engine.dialect.name == "postgresql":
         arguments = (
             known.id,
@@ -298,7 +295,7 @@ def _quiet_success(
     quiet = (stored_now, sqlite_time(deadline), known.id, known.updated_at_sqlite, False, stored_now)
     ping = (known.id, stored_now, *[values[name] for name in _PING_COLUMNS[2:]])
     counting = None if per_minute is None else (per_minute, sqlite_time(since), now)
-    with sqlite_writer:
+    with sqlite_writer(engine):
         return held_connections.run(engine, lambda connection: _quiet_success_sqlite(connection, quiet, ping, counting))
 
 
@@ -359,6 +356,57 @@ def _window(per_minute: int, counted: int, oldest: datetime | str | None, now: d
     return Window(per_minute, counted, oldest or now)
 
 
+def ping_values(
+    now: datetime,
+    kind: str,
+    method: str | None,
+    source_ip: str | None,
+    user_agent: str | None,
+    body: str | None,
+    body_truncated: bool,
+    exit_status: int | None,
+    rid: str | None,
+) -> dict[str, Any]:
+    """A ping's columns but its monitor's id and its run time, cut to fit."""
+    return {
+        "received_at": now,
+        "kind": kind,
+        "method": method,
+        "source_ip": _excerpt(source_ip, SOURCE_IP_CHARS),
+        "user_agent": _excerpt(user_agent, USER_AGENT_CHARS),
+        "body": _clean(body) if body else None,
+        "body_truncated": body_truncated,
+        "exit_status": exit_status,
+        "duration_ms": None,
+        "rid": rid,
+    }
+
+
+def take_usual_ping(
+    engine: Engine,
+    check_types: dict[str, type[CheckType]],
+    token: str,
+    values: dict[str, Any],
+    per_minute: int | None,
+) -> Recorded | Refused | None:
+    """Take a success ping (``values`` from :func:`ping_values`, without a ``rid``) as the usual ping, on
+    what this process remembers of its token's monitor (read once, the first time the process sees
+    the token): one statement, no session, no app context.
+
+    None, having written nothing, when it is not the usual ping (a token no monitor has, a
+    monitor that is down, paused, counting failures, running or edited since): then
+    :func:`record_ping` takes it the long way.
+    """
+    known = _known(token, engine)
+    if known is None or known.paused:
+        return None
+    check_type = check_types.get(known.type)
+    if check_type is None:
+        return None
+    deadline = known.deadline_after_run(check_type, values["received_at"])
+    return _quiet_success(engine, known, values, deadline, per_minute)
+
+
 def record_ping(
     token: str,
     kind: str,
@@ -392,26 +440,11 @@ def record_ping(
     check_types = current_app.extensions["aloft.plugins"].check_types
     now = utcnow()
     rid = rid[:RID_CHARS] if rid else None
-    values = {
-        "received_at": now,
-        "kind": kind,
-        "method": method,
-        "source_ip": _excerpt(source_ip, SOURCE_IP_CHARS),
-        "user_agent": _excerpt(user_agent, USER_AGENT_CHARS),
-        "body": _clean(body) if body else None,
-        "body_truncated": body_truncated,
-        "exit_status": exit_status,
-        "duration_ms": None,
-        "rid": rid,
-    }
-    known = _KNOWN.get(token)
-    if kind == "success" and rid is None and known is not None and not known.paused:
-        check_type = check_types.get(known.type)
-        if check_type is not None:
-            deadline = known.deadline_after_run(check_type, now)
-            taken = _quiet_success(known, values, deadline, per_minute)
-            if taken is not None:
-                return taken
+    values = ping_values(now, kind, method, source_ip, user_agent, body, body_truncated, exit_status, rid)
+    if kind == "success" and rid is None:
+        taken = take_usual_ping(db.engine, check_types, token, values, per_minute)
+        if taken is not None:
+            return taken
     monitor = _look_up(token)
     if monitor is None:
         session.rollback()

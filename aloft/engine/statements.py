@@ -11,7 +11,9 @@ SQLite, in-process, takes the plain forms.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -19,7 +21,7 @@ from datetime import UTC, datetime
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ColumnElement, String, Text, bindparam, cast, func, select, text
+from sqlalchemy import JSON, BigInteger, ColumnElement, Engine, String, Text, bindparam, cast, func, select, text
 from sqlalchemy.orm import Session
 
 from aloft.checks import CheckResult
@@ -46,19 +48,67 @@ def sqlite_time(moment: datetime) -> str:
     return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-#: SQLite's writers in this process take turns on it (see :func:`one_writer`).
-sqlite_writer = threading.Lock()
+class SQLiteWriters:
+    """SQLite's writers take turns: the threads of a process on a lock, the processes (web workers,
+    scheduler, engine workers) on an ``flock`` of a file beside the database (``<database>-writer``).
+
+    SQLite has one writer at a time, and a writer that finds the database locked polls
+    with sleeps of 1 ms, then longer, up to 100 ms: a scheduler claiming its next stretch
+    beside a busy recorder stalled for seconds, and two web workers taking pings each slept
+    while the other committed (measured: a third of a core idle under load). Waiting on a
+    lock instead hands the database over the moment the last writer is done. Writers that
+    do not come through here still wait as SQLite makes them.
+    """
+
+    def __init__(self) -> None:
+        self._thread_lock = threading.Lock()
+        self._files: dict[tuple[int, str], int] = {}
+
+    def __call__(self, engine: Engine) -> AbstractContextManager[object]:
+        path = engine.url.database
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return self._thread_lock
+        return _Turn(self._thread_lock, self._file(os.path.abspath(path)))
+
+    def _file(self, path: str) -> int:
+        # Per process: an flock belongs to the open file, which a forked child would share.
+        key = (os.getpid(), path)
+        descriptor = self._files.get(key)
+        if descriptor is None:
+            descriptor = self._files[key] = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return descriptor
+
+
+class _Turn:
+    __slots__ = ("_descriptor", "_thread_lock")
+
+    def __init__(self, thread_lock: threading.Lock, descriptor: int) -> None:
+        self._thread_lock = thread_lock
+        self._descriptor = descriptor
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        try:
+            fcntl.flock(self._descriptor, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
+
+    def __exit__(self, *_exc: object) -> None:
+        try:
+            fcntl.flock(self._descriptor, fcntl.LOCK_UN)
+        finally:
+            self._thread_lock.release()
+
+
+#: SQLite's writers take turns on it (see :func:`one_writer`).
+sqlite_writer = SQLiteWriters()
 
 
 def one_writer(session: Session) -> AbstractContextManager[object]:
-    """On SQLite, the engine's writers in this process take turns (the recorder, the scheduler's claims).
-
-    SQLite has one writer at a time, and a writer that finds the database locked polls
-    with sleeps of up to 100 ms: a scheduler claiming its next stretch beside a busy
-    recorder stalled for seconds. Waiting on a lock of this process instead hands the
-    database over the moment the last writer commits.
-    """
-    return nullcontext() if on_postgresql(session) else sqlite_writer
+    """On SQLite, the engine's writers take turns (the recorder, the scheduler's claims, pings, the
+    pruners, the sender): see :class:`SQLiteWriters`. Nothing on PostgreSQL."""
+    return nullcontext() if on_postgresql(session) else sqlite_writer(session.get_bind())
 
 
 def among(session: Session, column: Any, values: Iterable[str]) -> ColumnElement[bool]:

@@ -1,0 +1,128 @@
+"""The usual ping (a success for a monitor that is up) is answered before Flask sees the request
+(aloft_heartbeat.ingest.UsualPings), with the answer the view gives; anything else goes on to Flask."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask, request
+from heartbeat_support import ping_path
+from sqlalchemy import select
+from werkzeug.test import EnvironBuilder, run_wsgi_app
+
+from aloft.extensions import db
+from aloft.models import Monitor, Ping
+
+
+@pytest.fixture
+def seen_by_flask(app: Flask) -> list[str]:
+    """The paths of the requests Flask's request machinery handled."""
+    seen: list[str] = []
+    app.before_request_funcs.setdefault(None, []).insert(0, lambda: seen.append(request.path))
+    return seen
+
+
+def stored(monitor: dict[str, Any]) -> list[Ping]:
+    rows = db.session.scalars(select(Ping).where(Ping.monitor_id == monitor["id"]).order_by(Ping.id)).all()
+    db.session.commit()
+    return list(rows)
+
+
+def status_of(monitor: dict[str, Any]) -> str:
+    status = db.session.scalar(select(Monitor.status).where(Monitor.id == monitor["id"]))
+    db.session.commit()
+    return status
+
+
+def test_the_usual_ping_never_reaches_flask(client, heartbeat, seen_by_flask):
+    path = ping_path(heartbeat)
+    assert client.get(path).status_code == 200  # the first: pending to up, a state change
+    assert seen_by_flask == [path]
+    for _ in range(3):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response.json == {"ok": True}
+    assert seen_by_flask == [path], "the usual pings were answered before Flask"
+    assert len(stored(heartbeat)) == 4
+    assert client.get(path + "/fail").status_code == 200
+    assert seen_by_flask == [path, path + "/fail"]
+    assert status_of(heartbeat) == "down"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "HEAD"])
+def test_its_answer_is_the_views(app, client, heartbeat, method):
+    path = ping_path(heartbeat)
+    client.get(path)  # up
+    answers = []
+    for wsgi_app in (app.wsgi_app, app.wsgi_app.wsgi_app):  # the middleware, then Flask behind it
+        environ = EnvironBuilder(path=path, method=method, data=b"backup done" if method == "POST" else None)
+        body, status, headers = run_wsgi_app(wsgi_app, environ.get_environ())
+        answers.append((status, list(headers), b"".join(body)))
+    (fast_status, fast_headers, fast_body), (view_status, view_headers, view_body) = answers
+    assert fast_status == view_status == "200 OK"
+    assert fast_body == view_body == (b"" if method == "HEAD" else b'{"ok":true}\n')
+    assert [name for name, _ in fast_headers] == [name for name, _ in view_headers]
+    remaining = {name: value for name, value in fast_headers}.pop("X-RateLimit-Remaining")
+    assert int(remaining) == int(dict(view_headers)["X-RateLimit-Remaining"]) + 1, "one ping fewer counted"
+    unchanging = ("Content-Type", "Content-Length", "Vary", "X-RateLimit-Limit")
+    assert [(n, v) for n, v in fast_headers if n in unchanging] == [(n, v) for n, v in view_headers if n in unchanging]
+    assert [ping.body for ping in stored(heartbeat)][1:] == [("backup done" if method == "POST" else None)] * 2
+
+
+def test_a_body_read_for_a_ping_that_is_not_the_usual_one_reaches_flask_whole(client, heartbeat, seen_by_flask):
+    path = ping_path(heartbeat)
+    client.get(path)
+    client.get(path + "/fail")  # down: the next success is a recovery, the state machine's
+    response = client.post(path, data=b"it worked this time")
+    assert response.status_code == 200
+    assert seen_by_flask[-1] == path
+    assert stored(heartbeat)[-1].body == "it worked this time"
+    assert status_of(heartbeat) == "up"
+
+
+def test_the_usual_ping_is_refused_past_its_tokens_limit_as_the_view_refuses_it(client, heartbeat, seen_by_flask):
+    path = ping_path(heartbeat)
+    responses = [client.get(path) for _ in range(61)]
+    assert [response.status_code for response in responses] == [200] * 60 + [429]
+    assert seen_by_flask == [path]
+    limited = responses[-1]
+    assert limited.json == {"error": "Rate limit exceeded"}
+    assert limited.headers["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(limited.headers["Retry-After"]) <= 60
+    assert len(stored(heartbeat)) == 60
+
+
+@pytest.mark.parametrize(
+    ("suffix", "body", "kept"),
+    [
+        ("?rid=run-1", b"", None),  # a run id: Flask's view pairs it
+        ("", b"x" * 20_000, "x" * 10_000),  # past the 10 KB kept: cut and marked by the view
+    ],
+)
+def test_what_the_middleware_does_not_take_flask_does(client, heartbeat, seen_by_flask, suffix, body, kept):
+    path = ping_path(heartbeat)
+    client.get(path)
+    response = client.post(path + suffix, data=body)
+    assert response.status_code == 200
+    assert seen_by_flask == [path, path]
+    last = stored(heartbeat)[-1]
+    assert (last.rid, last.body) == (("run-1", None) if suffix else (None, kept))
+    assert last.body_truncated is bool(kept)
+
+
+def test_a_database_failure_is_a_500_in_json_and_the_token_is_kept_out_of_the_log(app, client, heartbeat, caplog):
+    path = ping_path(heartbeat)
+    client.get(path)
+    token = path.rsplit("/", 1)[1]
+    middleware = app.wsgi_app
+    middleware.__dict__["engine"] = None  # its statement fails before reaching a database
+    try:
+        response = client.get(path)
+    finally:
+        del middleware.__dict__["engine"]
+    assert response.status_code == 500
+    assert response.json == {"error": "Internal server error"}
+    assert "Could not record a ping" in caplog.text
+    assert token not in caplog.text
+    assert client.get(path).status_code == 200
