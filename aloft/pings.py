@@ -18,7 +18,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from typing import Any
 
 from flask import current_app
@@ -31,7 +30,6 @@ from aloft.engine.heartbeats import (
     Runs,
     deadline_after_run,
     deadline_after_start,
-    deadline_from_loaded,
     first_deadline,
 )
 from aloft.engine.jobs import notify_observers, record_results
@@ -143,11 +141,7 @@ def is_ping_token(token: str) -> bool:
 
 @dataclass(frozen=True)
 class Known:
-    """What a web process remembers of the monitor a token names: enough to take a ping without reading the row.
-
-    What it remembers may be stale; the statement that takes a ping on its strength checks
-    ``updated_at`` (every edit by a person changes it) and falls back to reading the row.
-    """
+    """What a web process remembers of the monitor a token names (that there is one, for the rate limiter)."""
 
     id: str
     type: str
@@ -155,17 +149,6 @@ class Known:
     interval_seconds: int
     paused: bool
     updated_at: datetime
-
-    @cached_property
-    def updated_at_sqlite(self) -> str:
-        return sqlite_time(self.updated_at)
-
-    def deadline_after_run(self, check_type: type[CheckType], ended_at: datetime) -> datetime:
-        """:func:`~aloft.engine.heartbeats.deadline_after_run` with the settings loaded once per token."""
-        loaded = self.__dict__.get("_loaded")
-        if loaded is None:
-            loaded = self.__dict__["_loaded"] = check_type.load_settings(self.settings or {})
-        return deadline_from_loaded(check_type, loaded, self.interval_seconds, ended_at)
 
 
 #: Tokens this process has seen, and their monitors; dropped whole when it grows past KNOWN_MAX.
@@ -230,12 +213,14 @@ _COUNT = select(func.count(), func.min(PINGS.c.received_at)).where(
     PINGS.c.monitor_id == bindparam("b_id"), PINGS.c.received_at >= bindparam("b_since")
 )
 
-#: The usual ping, on what the process remembers: a success for a monitor that is up, counts no
-#: failures, has no run under way and has not been edited since (anything else reads the row).
+#: The usual ping: a success for a monitor that is up, counts no failures, is not paused and has no run
+#: under way. It notes the ping and nothing else: the deadline stored on the row is left where it
+#: was, and the sweep finds the later one from ``last_ping_at`` (see :mod:`aloft.engine.heartbeats`).
 _QUIET_SUCCESS = (
-    "UPDATE monitors SET last_ping_at = ?, last_ping_kind = 'success', next_deadline_at = ? "
-    "WHERE id = ? AND updated_at = ? AND status = 'up' AND consecutive_failures = 0 AND paused = ? "
-    "AND (last_started_at IS NULL OR last_started_at <= last_ping_at) AND (last_ping_at IS NULL OR last_ping_at <= ?)"
+    "UPDATE monitors SET last_ping_at = ?, last_ping_kind = 'success' "
+    "WHERE ping_token = ? AND status = 'up' AND consecutive_failures = 0 AND paused = 0 "
+    "AND (last_started_at IS NULL OR last_started_at <= last_ping_at) AND (last_ping_at IS NULL OR last_ping_at <= ?) "
+    "RETURNING id"
 )
 _PING_COLUMNS = (
     "monitor_id",
@@ -256,9 +241,14 @@ _INSERT_PING_SQL = (
 
 
 def _quiet_success(
-    engine: Engine, known: Known, values: dict[str, Any], deadline: datetime, per_minute: int | None
+    engine: Engine, token: str, values: dict[str, Any], per_minute: int | None
 ) -> Recorded | Refused | None:
-    """Take the usual ping on the driver's own connection; None when it is not the usual ping.
+    """Take the usual ping on the driver's own connection; None, having written nothing, when it is not the
+    usual ping.
+
+    The statement names the monitor by its token and writes only ``last_ping_at``: nothing the
+    process remembers is needed, so a token's first ping in a process costs what its others do,
+    and on PostgreSQL the update changes no indexed column (a HOT update, no index touched).
 
     With ``per_minute``, the ping is counted against its token in the same transaction, under
     the monitor's row lock (PostgreSQL) or the database's write lock (SQLite), so that two
@@ -271,7 +261,7 @@ def _quiet_success(
     running them cost more than the database's work (measured: 1.6 ms a ping in-process
     against 0.26 ms for ``/api/v1/health``). On PostgreSQL the monitor's row lock, the count
     (a new snapshot, which sees every ping committed before the lock was granted), the update
-    and the insert are one call of ``aloft_quiet_ping`` (migration 0013): one statement, one
+    and the insert are one call of ``aloft_usual_ping`` (migration 0015): one statement, one
     round trip, one transaction. Its commit does not wait for the WAL to reach the disk
     (``synchronous_commit`` off for it alone): a ping answered in the last fraction of a
     second before the database server itself crashes may be lost, and nothing else can be.
@@ -280,11 +270,9 @@ def _quiet_success(
     since = now - PING_WINDOW
     if engine.dialect.name == "postgresql":
         arguments = (
-            known.id,
+            token,
             now,
             since,
-            deadline,
-            known.updated_at,
             per_minute,
             *[values[name] for name in ("method", "source_ip", "user_agent", "body", "body_truncated", "exit_status")],
         )
@@ -292,8 +280,8 @@ def _quiet_success(
             engine, lambda connection: _quiet_success_postgresql(connection, arguments, per_minute, now)
         )
     stored_now = sqlite_time(now)
-    quiet = (stored_now, sqlite_time(deadline), known.id, known.updated_at_sqlite, False, stored_now)
-    ping = (known.id, stored_now, *[values[name] for name in _PING_COLUMNS[2:]])
+    quiet = (stored_now, token, stored_now)
+    ping = (stored_now, *[values[name] for name in _PING_COLUMNS[2:]])
     counting = None if per_minute is None else (per_minute, sqlite_time(since), now)
     with sqlite_writer(engine):
         return held_connections.run(engine, lambda connection: _quiet_success_sqlite(connection, quiet, ping, counting))
@@ -306,19 +294,20 @@ def _quiet_success_sqlite(
     try:
         # The update takes SQLite's write lock before it reads: the count below cannot miss
         # a ping another process is taking for the same token.
-        cursor.execute(_QUIET_SUCCESS, quiet)
-        if cursor.rowcount != 1:
+        row = cursor.execute(_QUIET_SUCCESS, quiet).fetchone()
+        if row is None:
             connection.rollback()
             return None
+        monitor_id = row[0]
         window = None
         if counting is not None:
             per_minute, since, now = counting
-            counted, oldest = cursor.execute(_COUNT_SQL, (ping[0], since)).fetchone()
+            counted, oldest = cursor.execute(_COUNT_SQL, (monitor_id, since)).fetchone()
             if counted >= per_minute:
                 connection.rollback()
                 return Refused(_window(per_minute, counted, oldest, now))
             window = _window(per_minute, counted + 1, oldest, now)
-        cursor.execute(_INSERT_PING_SQL, ping)
+        cursor.execute(_INSERT_PING_SQL, (monitor_id, *ping))
         ping_id = cursor.fetchone()[0]
         connection.commit()
         return Recorded(int(ping_id), window=window)
@@ -331,8 +320,8 @@ def _quiet_success_sqlite(
 
 _COUNT_SQL = "SELECT count(*), min(received_at) FROM pings WHERE monitor_id = ? AND received_at >= ?"
 
-#: The usual ping on PostgreSQL: one call of the function migration 0013 defines (same conditions as above).
-_QUIET_PING_POSTGRESQL = "SELECT ping_id, counted, oldest FROM aloft_quiet_ping(" + ", ".join(["%s"] * 12) + ")"
+#: The usual ping on PostgreSQL: one call of the function migration 0015 defines (same conditions as above).
+_QUIET_PING_POSTGRESQL = "SELECT ping_id, counted, oldest FROM aloft_usual_ping(" + ", ".join(["%s"] * 10) + ")"
 
 
 def _quiet_success_postgresql(
@@ -341,6 +330,8 @@ def _quiet_success_postgresql(
     """The lock, the count, the update and the insert in one statement (autocommitted: one transaction),
     committed without waiting for the WAL flush."""
     ping_id, counted, oldest = driver.execute(_QUIET_PING_POSTGRESQL, arguments).fetchone()
+    if counted is None:
+        return None  # no monitor has the token
     window = None if per_minute is None else _window(per_minute, counted + (ping_id is not None), oldest, now)
     if ping_id is not None:
         return Recorded(int(ping_id), window=window)
@@ -383,28 +374,18 @@ def ping_values(
 
 
 def take_usual_ping(
-    engine: Engine,
-    check_types: dict[str, type[CheckType]],
-    token: str,
-    values: dict[str, Any],
-    per_minute: int | None,
+    engine: Engine, token: str, values: dict[str, Any], per_minute: int | None
 ) -> Recorded | Refused | None:
-    """Take a success ping (``values`` from :func:`ping_values`, without a ``rid``) as the usual ping, on
-    what this process remembers of its token's monitor (read once, the first time the process sees
-    the token): one statement, no session, no app context.
+    """Take a success ping (``values`` from :func:`ping_values`, without a ``rid``) as the usual ping: one
+    statement, no session, no app context, nothing remembered.
 
     None, having written nothing, when it is not the usual ping (a token no monitor has, a
-    monitor that is down, paused, counting failures, running or edited since): then
+    monitor that is pending, down, paused, counting failures or running): then
     :func:`record_ping` takes it the long way.
     """
-    known = _known(token, engine)
-    if known is None or known.paused:
+    if TOKEN_FORM.fullmatch(token) is None:
         return None
-    check_type = check_types.get(known.type)
-    if check_type is None:
-        return None
-    deadline = known.deadline_after_run(check_type, values["received_at"])
-    return _quiet_success(engine, known, values, deadline, per_minute)
+    return _quiet_success(engine, token, values, per_minute)
 
 
 def record_ping(
@@ -442,7 +423,7 @@ def record_ping(
     rid = rid[:RID_CHARS] if rid else None
     values = ping_values(now, kind, method, source_ip, user_agent, body, body_truncated, exit_status, rid)
     if kind == "success" and rid is None:
-        taken = take_usual_ping(db.engine, check_types, token, values, per_minute)
+        taken = take_usual_ping(db.engine, token, values, per_minute)
         if taken is not None:
             return taken
     monitor = _look_up(token)

@@ -107,6 +107,28 @@ def test_silence_opens_the_incident_and_sends_it_within_2_s_and_a_ping_resolves_
     assert db.session.get(Incident, incident.id).status == "resolved"
 
 
+def test_after_usual_pings_silence_is_judged_at_the_real_deadline_not_the_stored_one(
+    client, auth_headers, receiver, scheduler_thread
+):
+    channel_id = slack_channel(client, auth_headers, receiver)
+    monitor = quick_heartbeat(client, auth_headers, channel_id)
+    ping(client, monitor)  # pending to up: this ping stores its deadline
+    stored = deadline_of(monitor["id"])
+    time.sleep(4)
+    ping(client, monitor)  # the usual ping: it notes itself, the stored deadline stays
+    db.session.rollback()
+    row = db.session.get(Monitor, monitor["id"])
+    assert row.next_deadline_at == stored
+    real = row.last_ping_at + timedelta(seconds=10)
+    assert real - stored >= timedelta(seconds=3.9)
+
+    (opened,) = receiver.wait_for(1, timeout=30)
+    assert opened.at >= real.timestamp() - 0.01, "no alarm at the deadline the usual ping moved on"
+    assert opened.at - real.timestamp() < DEADLINE_BOUND_SECONDS
+    incident = db.session.scalar(select(Incident).where(Incident.monitor_id == monitor["id"]))
+    assert abs(incident.started_at - real) < timedelta(milliseconds=1)
+
+
 def test_a_started_run_that_does_not_finish_within_its_grace_is_down(client, auth_headers, receiver, scheduler_thread):
     channel_id = slack_channel(client, auth_headers, receiver)
     body = {"name": "Long job", "type": "heartbeat", "intervalSeconds": 3600, "settings": {"graceSeconds": 3}}

@@ -7,13 +7,20 @@ for a monitor never pinged, its first expected run plus the grace, counted from 
 began listening. The check type says when runs are expected and what the grace is
 (:meth:`~aloft.checks.CheckType.expected_after`, :meth:`~aloft.checks.CheckType.grace`).
 
+The usual ping (a success for a monitor that is up, see :mod:`aloft.pings`) notes
+``last_ping_at`` and leaves the stored deadline where it was: the stored deadline is then
+the earliest the monitor can be late, never later than its real one, which
+:func:`current_deadline` works out. Every other ping stores the deadline it sets.
+
 A ping that reports how a run ended changes state at once (:func:`report_run`); silence is
 judged by :func:`sweep_deadlines`, which the scheduler runs every tick: one indexed range
-query finds the deadlines that passed, whatever the number of monitors, and each missed
-deadline is one failed result (slot = the deadline) whose monitor then awaits its next
-deadline. Both go through the state machine, so ``confirmationCount`` counts consecutive
-missed deadlines and failure reports, and two schedulers sweeping at once record each
-missed deadline once (the monitor rows are locked and the deadline compared again).
+query finds the stored deadlines that passed, whatever the number of monitors. A monitor
+pinged since its deadline was stored gets its real deadline stored instead (one batched
+update, off the ping's path); each deadline really missed is one failed result (slot = the
+deadline) whose monitor then awaits its next deadline. Both go through the state machine,
+so ``confirmationCount`` counts consecutive missed deadlines and failure reports, and two
+schedulers sweeping at once record each missed deadline once (the monitor rows are locked
+and the deadline and the last ping compared again).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from aloft.checks import CheckResult, CheckType
@@ -103,6 +110,20 @@ def deadline_after_miss(
     return _whole_ms(check_type.expected_after(loaded, interval_seconds, max(missed, now) - grace) + grace)
 
 
+def current_deadline(
+    check_type: type[CheckType] | None,
+    settings: dict[str, Any],
+    interval_seconds: int,
+    stored: datetime | None,
+    runs: Runs,
+) -> datetime | None:
+    """The deadline a monitor awaits: the one stored on its row, or the later one that usual pings since
+    (which note ``last_ping_at`` only) moved it to. None while it awaits none (paused, or not passive)."""
+    if stored is None or check_type is None or runs.last_ping_at is None or runs.open_since is not None:
+        return stored
+    return max(stored, deadline_after_run(check_type, settings, interval_seconds, runs.last_ping_at))
+
+
 def missed_cause(runs: Runs, now: datetime) -> str:
     """Why a missed deadline is a failure, in words: a run that never finished, or silence."""
     if runs.open_since is not None:
@@ -145,26 +166,37 @@ def sweep_deadlines(
         if not due:
             break
         checked = []
-        deadlines: dict[str, tuple[datetime, datetime | None]] = {}
+        deadlines: dict[str, tuple[datetime, datetime | None, datetime | None]] = {}
+        later: list[dict[str, Any]] = []
         for row in due:
             check_type = check_types.get(row.type)
             runs = Runs(row.ping_token_issued_at or row.next_deadline_at, row.last_ping_at, row.last_started_at)
+            deadline = current_deadline(
+                check_type, row.settings or {}, row.interval_seconds, row.next_deadline_at, runs
+            )
+            if deadline > now:  # pinged since the deadline was stored: not late, it awaits a later one
+                later.append(
+                    {"b_id": row.id, "b_stored": row.next_deadline_at, "b_seen": row.last_ping_at, "b_later": deadline}
+                )
+                continue
             following = (
                 None
                 if check_type is None  # its plugin is gone: nothing can say when runs are due
-                else deadline_after_miss(
-                    check_type, row.settings or {}, row.interval_seconds, row.next_deadline_at, now
-                )
+                else deadline_after_miss(check_type, row.settings or {}, row.interval_seconds, deadline, now)
             )
-            deadlines[row.id] = (row.next_deadline_at, following)
-            details = {"deadline": isoformat_z(row.next_deadline_at), "lastPingAt": isoformat_z(row.last_ping_at)}
+            deadlines[row.id] = (row.next_deadline_at, following, row.last_ping_at)
+            details = {"deadline": isoformat_z(deadline), "lastPingAt": isoformat_z(row.last_ping_at)}
             checked.append(
-                (
-                    row.id,
-                    epoch_ms(row.next_deadline_at),
-                    CheckResult(False, cause=missed_cause(runs, now), details=details),
-                )
+                (row.id, epoch_ms(deadline), CheckResult(False, cause=missed_cause(runs, now), details=details))
             )
+        if later:
+            with one_writer(session):
+                session.execute(_DEADLINE_LATER, later)
+                session.commit()
+        if not checked:
+            if len(due) < SWEEP_BATCH:
+                break
+            continue
         with one_writer(session):
             report, transitions = record_results(checked, deadlines=deadlines)
         total.recorded += report.recorded
@@ -176,3 +208,15 @@ def sweep_deadlines(
         if len(due) < SWEEP_BATCH:
             break
     return total, every
+
+
+#: A deadline moved on by the pings since it was stored, unless the monitor changed meanwhile.
+_DEADLINE_LATER = (
+    update(Monitor.__table__)
+    .where(
+        Monitor.__table__.c.id == bindparam("b_id"),
+        Monitor.__table__.c.next_deadline_at == bindparam("b_stored"),
+        Monitor.__table__.c.last_ping_at == bindparam("b_seen"),
+    )
+    .values(next_deadline_at=bindparam("b_later"))
+)

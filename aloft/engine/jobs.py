@@ -220,7 +220,7 @@ def record_outcomes(outcomes: Sequence[Outcome]) -> tuple[BatchReport, list[Tran
 def record_results(
     checked: Sequence[tuple[str, int, CheckResult]],
     *,
-    deadlines: Mapping[str, tuple[datetime, datetime | None]] | None = None,
+    deadlines: Mapping[str, tuple[datetime, datetime | None, datetime | None]] | None = None,
 ) -> tuple[BatchReport, list[Transition]]:
     """Write ``(monitor_id, slot_ms, result)`` results, the state changes and their deliveries, and commit.
 

@@ -177,7 +177,7 @@ def record_many(
     session: Session,
     outcomes: Sequence[tuple[str, int, CheckResult]],
     *,
-    deadlines: Mapping[str, tuple[datetime, datetime | None]] | None = None,
+    deadlines: Mapping[str, tuple[datetime, datetime | None, datetime | None]] | None = None,
 ) -> list[Recorded]:
     """Store each result for its monitor's slot and move the monitors' states on, oldest slot first.
 
@@ -187,15 +187,21 @@ def record_many(
     outcome, in the order given; a monitor deleted since it was checked stores nothing.
 
     ``deadlines`` marks outcomes that are missed deadlines of passive monitors, as
-    ``{monitor_id: (deadline, next_deadline)}``: such an outcome counts only while the
-    monitor still awaits that deadline (a ping or another scheduler may have moved it on
-    meanwhile), and then the monitor awaits ``next_deadline``.
+    ``{monitor_id: (stored deadline, next deadline, last ping)}``: such an outcome counts only
+    while the monitor still has that deadline stored and that last ping (a ping or another
+    scheduler may have moved either on meanwhile; a usual ping moves only the last ping), and
+    then the monitor awaits ``next deadline``.
     """
     batch = Batch(lock_monitors(session, (monitor_id for monitor_id, _, _ in outcomes)))
     if deadlines:
-        for monitor_id, (deadline, _) in deadlines.items():
+        pinged = dict(
+            session.execute(
+                select(MONITORS.c.id, MONITORS.c.last_ping_at).where(among(session, MONITORS.c.id, deadlines))
+            ).all()
+        )
+        for monitor_id, (deadline, _, last_ping_at) in deadlines.items():
             monitor = batch.monitors.get(monitor_id)
-            if monitor is not None and monitor.next_deadline_at != deadline:
+            if monitor is not None and (monitor.next_deadline_at, pinged.get(monitor_id)) != (deadline, last_ping_at):
                 del batch.monitors[monitor_id]  # moved on since it was found due: nothing to record
         moved = [
             {"b_id": monitor_id, "b_deadline": deadlines[monitor_id][1]}

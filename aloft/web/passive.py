@@ -16,7 +16,7 @@ from typing import Any
 import marshmallow as ma
 
 from aloft.checks import CheckType
-from aloft.engine.heartbeats import Runs
+from aloft.engine.heartbeats import Runs, current_deadline
 from aloft.models import Monitor
 from aloft.times import human_duration
 from aloft.web.display import duration
@@ -59,5 +59,15 @@ def expectation(monitor: Monitor, check_type: type[CheckType]) -> Expectation:
         last_ping_kind=monitor.last_ping_kind,
         last_started_at=monitor.last_started_at,
         running_since=runs.open_since,
-        deadline=monitor.next_deadline_at,
+        deadline=_deadline(monitor, check_type, runs),
     )
+
+
+def _deadline(monitor: Monitor, check_type: type[CheckType], runs: Runs) -> datetime | None:
+    """The deadline the monitor awaits, later than the stored one when usual pings came since."""
+    try:
+        return current_deadline(
+            check_type, monitor.settings or {}, monitor.interval_seconds, monitor.next_deadline_at, runs
+        )
+    except ma.ValidationError:
+        return monitor.next_deadline_at

@@ -3,16 +3,24 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from flask import Flask, request
-from heartbeat_support import ping_path
+from flask import Flask, current_app, request
+from heartbeat_support import ping_path, sweep, travel
 from sqlalchemy import select
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from aloft import pings
+from aloft.checks import CheckResult
+from aloft.engine.heartbeats import deadline_after_miss, epoch_ms
+from aloft.engine.jobs import record_results
+from aloft.engine.statements import one_writer
 from aloft.extensions import db
-from aloft.models import Monitor, Ping
+from aloft.models import CheckResult as ResultRow
+from aloft.models import Incident, Monitor, Ping, utcnow
+from aloft.web.passive import expectation
 
 
 @pytest.fixture
@@ -126,3 +134,64 @@ def test_a_database_failure_is_a_500_in_json_and_the_token_is_kept_out_of_the_lo
     assert "Could not record a ping" in caplog.text
     assert token not in caplog.text
     assert client.get(path).status_code == 200
+
+
+def row_of(monitor: dict[str, Any]) -> Monitor:
+    db.session.rollback()
+    return db.session.get(Monitor, monitor["id"])
+
+
+def test_a_tokens_first_ping_in_a_process_is_usual_too(client, heartbeat, seen_by_flask):
+    path = ping_path(heartbeat)
+    client.get(path)
+    pings._KNOWN.clear()  # as a web worker that never saw the token
+    assert client.get(path).status_code == 200
+    assert seen_by_flask == [path]
+    assert len(stored(heartbeat)) == 2
+
+
+def test_usual_pings_leave_the_stored_deadline_and_the_sweep_moves_it_to_the_real_one(client, heartbeat):
+    path = ping_path(heartbeat)
+    client.get(path)  # pending to up: 300 s and the grace of 60 s from now
+    travel(heartbeat["id"], seconds=200)
+    stored_before = row_of(heartbeat).next_deadline_at
+    client.get(path)  # the usual ping
+    row = row_of(heartbeat)
+    real = row.last_ping_at + timedelta(seconds=360)
+    assert row.next_deadline_at == stored_before, "the usual ping writes no deadline"
+    check_type = current_app.extensions["aloft.plugins"].check_types["heartbeat"]
+    assert abs(expectation(row, check_type).deadline - real) < timedelta(milliseconds=1), "pages show the real one"
+
+    report = sweep(stored_before + timedelta(seconds=1))  # past the stored deadline, before the real one
+    assert report.recorded == 0
+    row = row_of(heartbeat)
+    assert row.status == "up"
+    assert abs(row.next_deadline_at - real) < timedelta(milliseconds=1), "the sweep stored the real deadline"
+    assert db.session.scalar(select(Incident).where(Incident.monitor_id == heartbeat["id"])) is None
+
+    report = sweep(real + timedelta(seconds=1))
+    assert report.recorded == 1
+    assert row_of(heartbeat).status == "down"
+    result = db.session.scalar(
+        select(ResultRow).where(ResultRow.monitor_id == heartbeat["id"], ResultRow.ok.is_(False))
+    )
+    assert abs(result.checked_at - real) < timedelta(milliseconds=1), "the miss is recorded at the real deadline"
+
+
+def test_a_usual_ping_after_the_sweep_found_a_deadline_missed_is_not_a_miss(app, client, heartbeat):
+    path = ping_path(heartbeat)
+    client.get(path)
+    travel(heartbeat["id"], seconds=400)  # the deadline passed 40 s ago
+    row = row_of(heartbeat)
+    seen = (row.next_deadline_at, row.last_ping_at)
+    check_type = app.extensions["aloft.plugins"].check_types["heartbeat"]
+    following = deadline_after_miss(check_type, row.settings, row.interval_seconds, seen[0], utcnow())
+    client.get(path)  # arrives while the sweep is between its read and its record
+    db.session.rollback()
+    with one_writer(db.session):
+        report, _ = record_results(
+            [(row.id, epoch_ms(seen[0]), CheckResult(False, cause="No ping for 6 minutes"))],
+            deadlines={row.id: (seen[0], following, seen[1])},
+        )
+    assert report.recorded == 0
+    assert row_of(heartbeat).status == "up"
