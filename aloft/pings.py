@@ -3,11 +3,13 @@
 A monitor of a passive type gets a secret token; its ping URL is ``<ALOFT_BASE_URL>/heartbeat/<token>``.
 The plugin that serves that route hands each ping to :func:`record_ping`, which stores it and
 moves the monitor's deadline on (see :mod:`aloft.engine.heartbeats`). This is the hottest
-public path Aloft has, so the usual ping (a success for a monitor that is up) costs one
-guarded update, one count of the token's pings of the last minute (its rate limit) and one
-insert, on a monitor the web process remembers (its first ping costs a lookup); only a
-ping that changes the monitor's state (a first success, a recovery, a failure report) goes
-through the state machine, at once and in the same transaction, with the notifications it
+public path Aloft has, so the usual ping (a success for a monitor that is up) is
+:func:`take_usual_ping`: one guarded update by token that notes the ping's time (the stored
+deadline is left to lag it: the deadline sweep moves it on), one count of the token's pings
+of the last minute (its rate limit) and one insert, one statement on PostgreSQL; the
+plugin's WSGI middleware calls it before Flask sees the request. Only a ping that changes
+the monitor's state (a first success, a recovery, a failure report, a start) goes through
+the state machine, at once and in the same transaction, with the notifications it
 causes. Old pings are pruned in batches by the scheduler's pruner (:func:`prune_pings`), never per ping.
 """
 
