@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -16,7 +18,7 @@ from aloft import pings
 from aloft.checks import CheckResult
 from aloft.engine.heartbeats import deadline_after_miss, epoch_ms
 from aloft.engine.jobs import record_results
-from aloft.engine.statements import one_writer
+from aloft.engine.statements import one_writer, sqlite_writer
 from aloft.extensions import db
 from aloft.models import CheckResult as ResultRow
 from aloft.models import Incident, Monitor, Ping, utcnow
@@ -195,3 +197,28 @@ def test_a_usual_ping_after_the_sweep_found_a_deadline_missed_is_not_a_miss(app,
         )
     assert report.recorded == 0
     assert row_of(heartbeat).status == "up"
+
+
+def test_a_guessed_token_never_waits_for_sqlites_writers(app, client, heartbeat):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL looks a token up without a lock; SQLite's writers share one")
+    engine = db.engine
+    holding, release = threading.Event(), threading.Event()
+
+    def write_for_a_while() -> None:
+        with sqlite_writer(engine):
+            holding.set()
+            release.wait(10)
+
+    writer = threading.Thread(target=write_for_a_while)
+    writer.start()
+    try:
+        assert holding.wait(5)
+        started = time.monotonic()
+        response = client.get(f"/heartbeat/{'G' * 32}")
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        writer.join(10)
+    assert response.status_code == 404
+    assert waited < 1.0, f"a guess waited {waited:.2f} s for the writers' turn"
