@@ -25,11 +25,13 @@ and the deadline and the last ping compared again).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import marshmallow as ma
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
@@ -39,6 +41,8 @@ from aloft.engine.state import Transition
 from aloft.engine.statements import one_writer
 from aloft.models import Monitor
 from aloft.times import human_duration, isoformat_z
+
+log = logging.getLogger(__name__)
 
 #: Missed deadlines recorded per transaction; a sweep takes batches until none is left (or MAX_BATCHES).
 SWEEP_BATCH = 500
@@ -157,6 +161,7 @@ def sweep_deadlines(
                 Monitor.ping_token_issued_at,
                 Monitor.last_ping_at,
                 Monitor.last_started_at,
+                Monitor.updated_at,
             )
             .where(Monitor.next_deadline_at <= now)
             .order_by(Monitor.next_deadline_at)
@@ -171,18 +176,29 @@ def sweep_deadlines(
         for row in due:
             check_type = check_types.get(row.type)
             runs = Runs(row.ping_token_issued_at or row.next_deadline_at, row.last_ping_at, row.last_started_at)
-            deadline = current_deadline(
-                check_type, row.settings or {}, row.interval_seconds, row.next_deadline_at, runs
-            )
+            settings = row.settings or {}
+            try:
+                deadline = current_deadline(check_type, settings, row.interval_seconds, row.next_deadline_at, runs)
+            except ma.ValidationError as exc:
+                # Settings its check type no longer accepts: nothing says when runs are due. The stored
+                # deadline is missed (an alert rather than silence), and no deadline follows it.
+                log.warning("monitor %s: settings the %s check refuses: %s", row.id, row.type, exc.messages)
+                check_type, deadline = None, row.next_deadline_at
             if deadline > now:  # pinged since the deadline was stored: not late, it awaits a later one
                 later.append(
-                    {"b_id": row.id, "b_stored": row.next_deadline_at, "b_seen": row.last_ping_at, "b_later": deadline}
+                    {
+                        "b_id": row.id,
+                        "b_stored": row.next_deadline_at,
+                        "b_seen": row.last_ping_at,
+                        "b_edited": row.updated_at,
+                        "b_later": deadline,
+                    }
                 )
                 continue
             following = (
                 None
                 if check_type is None  # its plugin is gone: nothing can say when runs are due
-                else deadline_after_miss(check_type, row.settings or {}, row.interval_seconds, deadline, now)
+                else deadline_after_miss(check_type, settings, row.interval_seconds, deadline, now)
             )
             deadlines[row.id] = (row.next_deadline_at, following, row.last_ping_at)
             details = {"deadline": isoformat_z(deadline), "lastPingAt": isoformat_z(row.last_ping_at)}
@@ -190,6 +206,7 @@ def sweep_deadlines(
                 (row.id, epoch_ms(deadline), CheckResult(False, cause=missed_cause(runs, now), details=details))
             )
         if later:
+            later.sort(key=lambda values: values["b_id"])  # rows locked in id order, as the recorder locks them
             with one_writer(session):
                 session.execute(_DEADLINE_LATER, later)
                 session.commit()
@@ -210,13 +227,15 @@ def sweep_deadlines(
     return total, every
 
 
-#: A deadline moved on by the pings since it was stored, unless the monitor changed meanwhile.
+#: A deadline moved on by the pings since it was stored, unless the monitor changed meanwhile (another
+#: deadline stored, another ping, an edit: its settings may say another deadline).
 _DEADLINE_LATER = (
     update(Monitor.__table__)
     .where(
         Monitor.__table__.c.id == bindparam("b_id"),
         Monitor.__table__.c.next_deadline_at == bindparam("b_stored"),
         Monitor.__table__.c.last_ping_at == bindparam("b_seen"),
+        Monitor.__table__.c.updated_at == bindparam("b_edited"),
     )
     .values(next_deadline_at=bindparam("b_later"))
 )

@@ -75,7 +75,8 @@ class SQLiteWriters:
         key = (os.getpid(), path)
         descriptor = self._files.get(key)
         if descriptor is None:
-            descriptor = self._files[key] = os.open(f"{path}-writer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            # Read-only is enough to lock it: processes of other users that share the database can too.
+            descriptor = self._files[key] = os.open(f"{path}-writer", os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o644)
         return descriptor
 
 

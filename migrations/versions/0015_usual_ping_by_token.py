@@ -9,13 +9,13 @@ PostgreSQL wrote a new entry into every index of ``monitors``. Now the usual pin
 
 The conditions of the usual ping are :data:`aloft.pings._QUIET_SUCCESS`'s (SQLite runs
 those as they are); a change to them needs a migration that replaces this function.
+``aloft_quiet_ping`` stays for now: web workers of the previous version, still answering
+while the new ones start, call it (what it does stays right: it stores the exact deadline).
+A later migration drops it.
 
 Revision ID: 0015
 Revises: 0014
 """
-
-import importlib.util
-from pathlib import Path
 
 from alembic import op
 
@@ -68,22 +68,11 @@ DROP FUNCTION aloft_usual_ping(varchar, timestamptz, timestamptz, integer, varch
 """
 
 
-def _previous():
-    """Migration 0013, for the function it defines (dropped here, defined again on the way down)."""
-    path = Path(__file__).with_name("0013_quiet_ping_function.py")
-    spec = importlib.util.spec_from_file_location("aloft_migration_0013", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def upgrade():
     if op.get_bind().dialect.name == "postgresql":
         op.execute(UP)
-        op.execute(_previous().DOWN)
 
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(_previous().UP)
         op.execute(DOWN)

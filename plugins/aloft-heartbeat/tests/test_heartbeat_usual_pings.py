@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 from flask import Flask, current_app, request
-from heartbeat_support import ping_path, sweep, travel
-from sqlalchemy import select
+from heartbeat_support import create_heartbeat, ping_path, sweep, travel
+from sqlalchemy import select, update
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from aloft import pings
 from aloft.checks import CheckResult
-from aloft.engine.heartbeats import deadline_after_miss, epoch_ms
+from aloft.engine.heartbeats import _DEADLINE_LATER, deadline_after_miss, epoch_ms
 from aloft.engine.jobs import record_results
 from aloft.engine.statements import one_writer, sqlite_writer
 from aloft.extensions import db
@@ -222,3 +222,36 @@ def test_a_guessed_token_never_waits_for_sqlites_writers(app, client, heartbeat)
         writer.join(10)
     assert response.status_code == 404
     assert waited < 1.0, f"a guess waited {waited:.2f} s for the writers' turn"
+
+
+def test_the_sweep_stores_no_later_deadline_over_an_edit_it_did_not_see(client, heartbeat):
+    path = ping_path(heartbeat)
+    client.get(path)
+    travel(heartbeat["id"], seconds=400)
+    client.get(path)  # the usual ping: the stored deadline (20 s ago) lags it
+    row = row_of(heartbeat)
+    seen = {"b_stored": row.next_deadline_at, "b_seen": row.last_ping_at, "b_edited": row.updated_at}
+    later = row.last_ping_at + timedelta(seconds=360)
+    row.updated_at = utcnow()  # a person's edit lands between the sweep's read and its write
+    db.session.commit()
+    with one_writer(db.session):
+        db.session.execute(_DEADLINE_LATER, [{"b_id": row.id, "b_later": later, **seen}])
+        db.session.commit()
+    assert row_of(heartbeat).next_deadline_at == seen["b_stored"], "the next sweep works it out again"
+
+
+def test_a_monitor_whose_settings_its_check_refuses_is_missed_and_stops_no_other(client, auth_headers, heartbeat):
+    other = create_heartbeat(client, auth_headers, name="Other job")
+    for monitor in (heartbeat, other):
+        client.get(ping_path(monitor))
+        travel(monitor["id"], seconds=400)
+        client.get(ping_path(monitor))  # usual pings: both stored deadlines lag
+    travel(other["id"], seconds=400)  # the other one really missed its deadline
+    db.session.execute(
+        update(Monitor).where(Monitor.id == heartbeat["id"]).values(settings={"graceSeconds": -5})
+    )  # as a plugin's upgrade that tightened its schema would leave it
+    db.session.commit()
+    report = sweep()
+    assert report.recorded == 2
+    assert (row_of(heartbeat).status, row_of(other).status) == ("down", "down")
+    assert row_of(heartbeat).next_deadline_at is None
