@@ -141,7 +141,8 @@ def test_a_started_run_that_does_not_finish_within_its_grace_is_down(client, aut
     (opened,) = receiver.wait_for(1, timeout=30)
     assert opened.at - deadline.timestamp() < DEADLINE_BOUND_SECONDS
     incident = db.session.scalar(select(Incident).where(Incident.monitor_id == monitor["id"]))
-    assert incident.cause == "Started 3s ago and never finished"
+    # Swept within the 2 s bound of the deadline, 3 s after the start: "3s" or, on a busy machine, "4s".
+    assert incident.cause in ("Started 3s ago and never finished", "Started 4s ago and never finished")
 
 
 class Schedulers:
