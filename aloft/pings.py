@@ -15,7 +15,6 @@ causes. Old pings are pruned in batches by the scheduler's pruner (:func:`prune_
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -138,63 +137,44 @@ def expect_pings(monitor: Monitor, check_type: type[CheckType], *, restart: bool
 
 def is_ping_token(token: str) -> bool:
     """True when a monitor has this ping token; a token of no possible form is not looked up."""
-    return _known(token) is not None
+    return _known(token)
 
 
-@dataclass(frozen=True)
-class Known:
-    """What a web process remembers of the monitor a token names (that there is one, for the rate limiter)."""
-
-    id: str
-    type: str
-    settings: dict[str, Any]
-    interval_seconds: int
-    paused: bool
-    updated_at: datetime
-
-
-#: Tokens this process has seen, and their monitors; dropped whole when it grows past KNOWN_MAX.
-_KNOWN: dict[str, Known] = {}
+#: Tokens this process has seen a monitor have; forgotten all at once when there are KNOWN_MAX.
+_KNOWN: set[str] = set()
 KNOWN_MAX = 200_000
 
 
-def _known(token: str, engine: Engine | None = None) -> Known | None:
-    """The monitor whose token this is, from memory or else from the database (then remembered)."""
-    known = _KNOWN.get(token)
-    if known is None and TOKEN_FORM.fullmatch(token) is not None:
-        known = _remember(token, engine or db.engine)
-    return known
+def _known(token: str, engine: Engine | None = None) -> bool:
+    """Whether a monitor has this token: from memory, or else from the database (then remembered), read
+    on the thread's kept connection (through the session, the lookup cost more than a ping's statements)."""
+    if token in _KNOWN:
+        return True
+    if TOKEN_FORM.fullmatch(token) is None:
+        return False
+    found = held_connections.fetch_one(engine or db.engine, _TOKEN_EXISTS, (token,)) is not None
+    _keep(token, found)
+    return found
 
 
-def _remember(token: str, engine: Engine) -> Known | None:
-    """The monitor a token names, read on the thread's kept connection (through the session, the
-    lookup cost more than the ping's own statements), and remembered."""
-    row = held_connections.fetch_one(engine, _KNOWN_BY_TOKEN, (token,))
-    if row is not None:
-        settings = json.loads(row[2]) if isinstance(row[2], str) else row[2]
-        row = (row[0], row[1], settings, row[3], bool(row[4]), held_connections.stored_time(row[5]))
-    return _keep(token, row)
-
-
-_KNOWN_BY_TOKEN = "SELECT id, type, settings, interval_seconds, paused, updated_at FROM monitors WHERE ping_token = ?"
+_TOKEN_EXISTS = "SELECT 1 FROM monitors WHERE ping_token = ?"
 
 
 def _look_up(token: str) -> Row[Any] | None:
     """The monitor's row as a ping needs it, read now; remembered for later pings of the token."""
     row = db.session.execute(_MONITOR_BY_TOKEN, {"b_token": token}).first()
-    _keep(token, None if row is None else row[:6])
+    _keep(token, row is not None)
     return row
 
 
-def _keep(token: str, row: Any) -> Known | None:
-    """Remember what ``row`` says of ``token``'s monitor (forget the token when there is none)."""
-    if row is None:
-        _KNOWN.pop(token, None)
-        return None
+def _keep(token: str, found: bool) -> None:
+    """Remember whether a monitor has ``token``."""
+    if not found:
+        _KNOWN.discard(token)
+        return
     if len(_KNOWN) >= KNOWN_MAX:
         _KNOWN.clear()
-    known = _KNOWN[token] = Known(*row)
-    return known
+    _KNOWN.add(token)
 
 
 _MONITOR_BY_TOKEN = select(
@@ -203,7 +183,6 @@ _MONITOR_BY_TOKEN = select(
     MONITORS.c.settings,
     MONITORS.c.interval_seconds,
     MONITORS.c.paused,
-    MONITORS.c.updated_at,
     MONITORS.c.last_ping_at,
     MONITORS.c.last_started_at,
 ).where(MONITORS.c.ping_token == bindparam("b_token"))
@@ -387,7 +366,7 @@ def take_usual_ping(
     """
     if TOKEN_FORM.fullmatch(token) is None:
         return None
-    if engine.dialect.name == "sqlite" and _known(token, engine) is None:
+    if engine.dialect.name == "sqlite" and not _known(token, engine):
         return None  # a token no monitor has: a guess never takes SQLite's write lock
     return _quiet_success(engine, token, values, per_minute)
 

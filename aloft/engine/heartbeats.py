@@ -86,13 +86,7 @@ def deadline_after_run(
     check_type: type[CheckType], settings: dict[str, Any], interval_seconds: int, ended_at: datetime
 ) -> datetime:
     """The deadline after a run that ended (either way) at ``ended_at``: the next run plus the grace."""
-    return deadline_from_loaded(check_type, check_type.load_settings(settings), interval_seconds, ended_at)
-
-
-def deadline_from_loaded(
-    check_type: type[CheckType], loaded: dict[str, Any], interval_seconds: int, ended_at: datetime
-) -> datetime:
-    """:func:`deadline_after_run` with settings already loaded (``check_type.load_settings``)."""
+    loaded = check_type.load_settings(settings)
     return _whole_ms(check_type.expected_after(loaded, interval_seconds, ended_at) + check_type.grace(loaded))
 
 
